@@ -12,6 +12,7 @@ marked and its paid volume is zero, so the FSP is never paid for what nobody mea
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,13 +51,14 @@ def _ns(col) -> np.ndarray:
 
 def verify(grid: MeterGrid, instructions: pd.DataFrame,
            baselines: ProductBaselines | BaselineMethod,
-           calendar: GBCalendar | None = None) -> Verification:
+           calendar: GBCalendar | None = None, timings: dict | None = None) -> Verification:
     """Verify every instructed period against its product's baseline.
 
     ``instructions`` needs the columns of :data:`INSTRUCTION_COLUMNS` (``start``/``end``
     UTC period boundaries, ``end`` exclusive; ``mw`` > 0 the instructed change) and may
     carry ``measure`` (import / export / net; default import).  Every point-day with an
-    instruction is an event day, excluded from all like-day histories.
+    instruction is an event day, excluded from all like-day histories.  If ``timings``
+    is given, seconds spent computing baselines are added under ``"baselines"``.
     """
     missing = [c for c in INSTRUCTION_COLUMNS if c not in instructions.columns]
     if missing:
@@ -121,7 +123,10 @@ def verify(grid: MeterGrid, instructions: pd.DataFrame,
         tp, td = uk // D, uk % D
         rank = np.zeros((len(uk), 48), dtype=bool)
         rank[inv, slot_table[d[rows], j[rows]]] = True
+        t0 = time.perf_counter()
         res = method.compute(ctx, Targets(tp, td, first_t_pd[uk], rank))
+        if timings is not None:
+            timings["baselines"] = timings.get("baselines", 0.0) + time.perf_counter() - t0
         baseline[rows] = res.kwh[inv, j[rows]]
         metered[rows] = ctx.values[p[rows], t[rows]]
 
