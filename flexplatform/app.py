@@ -1,0 +1,166 @@
+"""The FastAPI application: routers per stage under /api/v1, errors as problem details."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from flexplatform.auth import Public, SessionDep
+from flexplatform.config import get_settings
+from flexplatform.errors import PROBLEM_JSON, DomainError, PayloadTooLarge, field_error
+
+log = logging.getLogger("flexplatform")
+API = "/api/v1"
+
+
+def problem_response(err: DomainError, request: Request) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
+    return JSONResponse(err.problem(str(request.url.path)), status_code=err.status,
+                        media_type=PROBLEM_JSON, headers=headers)
+
+
+class BodyLimit:
+    """Refuse bodies over the limit before they are buffered, chunked uploads included."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_big = PayloadTooLarge(f"request body exceeds {self.max_bytes} bytes")
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await self._reject(scope, send, too_big)
+                return
+        seen = 0
+        started = False
+
+        async def limited() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge()
+            return msg
+
+        async def tracking_send(msg: Message) -> None:
+            nonlocal started
+            if msg["type"] == "http.response.start":
+                started = True
+            await send(msg)
+
+        try:
+            await self.app(scope, limited, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._reject(scope, send, too_big)
+
+    @staticmethod
+    async def _reject(scope: Scope, send: Send, err: DomainError) -> None:
+        import json
+
+        body = json.dumps(err.problem(scope.get("path"))).encode()
+        await send({"type": "http.response.start", "status": err.status,
+                    "headers": [(b"content-type", PROBLEM_JSON.encode()),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = []
+    malformed = False
+    for e in exc.errors():
+        if e.get("type") == "json_invalid":
+            malformed = True
+        loc = [p for p in e.get("loc", ()) if p != "body"] or ["body"]
+        errors.append(field_error(loc, e.get("msg", "invalid"), type=e.get("type")))
+    if malformed:
+        body = {"type": "https://flexplatform.example/problems/malformed-json",
+                "title": "Malformed JSON", "status": 400,
+                "detail": "the request body is not valid JSON", "errors": errors,
+                "instance": request.url.path}
+        return JSONResponse(body, status_code=400, media_type=PROBLEM_JSON)
+    body = {"type": "https://flexplatform.example/problems/validation-error",
+            "title": "Invalid input", "status": 422,
+            "detail": f"{len(errors)} invalid field(s)", "errors": errors[:1000],
+            "instance": request.url.path}
+    return JSONResponse(body, status_code=422, media_type=PROBLEM_JSON)
+
+
+def create_app() -> FastAPI:
+    from flexplatform.competition.routes import router as competition_router
+    from flexplatform.exploration.routes import router as exploration_router
+    from flexplatform.governance.routes import router as governance_router
+    from flexplatform.registration.routes import router as registration_router
+
+    app = FastAPI(
+        title="Flexplatform",
+        version="1",
+        description=(
+            "One central platform for GB local flexibility markets: registration, "
+            "exploration, competition with system-wide clearing, governance. "
+            "Authenticate with `Authorization: Bearer <api key>`; each endpoint's summary "
+            "says which roles may call it. Errors are RFC 9457 problem details."
+        ),
+        docs_url="/docs",
+        openapi_url=f"{API}/openapi.json",
+    )
+
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_problem(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        body = {"type": "about:blank", "title": str(exc.detail), "status": exc.status_code,
+                "detail": str(exc.detail), "instance": request.url.path}
+        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+        # A unique or foreign-key race lost to a concurrent request: the request was rolled
+        # back whole, so the client may retry.
+        log.warning("integrity error on %s: %s", request.url.path, exc.orig)
+        body = {"type": "https://flexplatform.example/problems/conflict", "title": "Conflict",
+                "status": 409, "detail": "the change conflicts with existing data; nothing "
+                "was written", "instance": request.url.path}
+        return JSONResponse(body, status_code=409, media_type=PROBLEM_JSON)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s", request.url.path)
+        body = {"type": "about:blank", "title": "Internal error", "status": 500,
+                "detail": "unexpected error; nothing was written", "instance": request.url.path}
+        return JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)
+
+    @app.get(f"{API}/health", tags=["meta"], summary="Liveness and database check (public)")
+    def health(session: SessionDep, who: Public) -> dict[str, Any]:
+        from sqlalchemy import text
+
+        session.execute(text("SELECT 1"))
+        return {"status": "ok", "database": session.get_bind().dialect.name,
+                "tasks": "eager" if get_settings().eager else "celery"}
+
+    for r in (registration_router, exploration_router, competition_router, governance_router):
+        app.include_router(r, prefix=API)
+    app.add_middleware(BodyLimit, max_bytes=get_settings().max_body_bytes)
+    return app

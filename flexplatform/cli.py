@@ -1,0 +1,147 @@
+"""The ``flexplatform`` command: serve, workers, migrations, admin, clearing and the demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from flexplatform.config import get_settings
+
+app = typer.Typer(help="Flexplatform: central platform for GB local flexibility markets.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+admin_app = typer.Typer(help="Administration.", no_args_is_help=True)
+audit_app = typer.Typer(help="Audit trail.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin")
+app.add_typer(audit_app, name="audit")
+
+
+def _upgrade() -> None:
+    from flexplatform import migrate
+    from flexplatform.db import unit_of_work
+    from flexplatform.governance.service import seed_taxonomy
+
+    migrate.upgrade(get_settings().resolved_database_url)
+    with unit_of_work() as s:
+        seed_taxonomy(s)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations to head and seed the default GB taxonomy where missing."""
+    _upgrade()
+    typer.echo(f"database at head: {get_settings().resolved_database_url.split('@')[-1]}")
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, migrate: bool = True) -> None:
+    """Run the API (and, embedded, the gate-closure scheduler in-process)."""
+    import uvicorn
+
+    if migrate:
+        _upgrade()
+    if get_settings().eager:
+        from flexplatform.scheduler import start_embedded_scheduler
+
+        start_embedded_scheduler()
+    uvicorn.run("flexplatform.app:create_app", factory=True, host=host, port=port)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def worker(ctx: typer.Context, concurrency: int = 2, pool: str = "prefork") -> None:
+    """Run a Celery worker (needs FLEX_REDIS_URL). Extra options go to celery."""
+    from celery.bin.celery import main as celery_main
+
+    sys.argv = ["celery", "-A", "workers.app", "worker", "--loglevel=INFO",
+                f"--concurrency={concurrency}", f"--pool={pool}", *ctx.args]
+    celery_main()
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def beat(ctx: typer.Context) -> None:
+    """Run Celery beat (gate-closure scans). Extra options go to celery."""
+    from celery.bin.celery import main as celery_main
+
+    sys.argv = ["celery", "-A", "workers.app", "beat", "--loglevel=INFO", *ctx.args]
+    celery_main()
+
+
+@admin_app.command("create-participant")
+def create_participant(
+    role: Annotated[str, typer.Option(help="mo, fsp, regulator or admin")],
+    name: Annotated[str, typer.Option(help="legal name")],
+    email: Annotated[str, typer.Option(help="billing contact email")] = "billing@example.org",
+    company_number: Optional[str] = None,
+) -> None:
+    """Create a participant and print its one-time API key."""
+    from pydantic import ValidationError
+
+    from flexplatform.audit import Actor
+    from flexplatform.db import unit_of_work
+    from flexplatform.registration.schemas import ParticipantCreate
+    from flexplatform.registration.service import create_participant as create
+
+    try:
+        data = ParticipantCreate(role=role, legal_name=name, company_number=company_number,
+                                 billing_contact={"name": name, "email": email})
+    except ValidationError as e:
+        for err in e.errors():
+            typer.echo(f"{'.'.join(map(str, err['loc']))}: {err['msg']}", err=True)
+        raise typer.Exit(2) from None
+    with unit_of_work() as s:
+        p, key = create(s, data, Actor(id=None, role="cli"))
+    typer.echo(f"participant {p.id} ({p.role.value}) {p.legal_name}")
+    typer.echo(f"API key (shown once, store it now): {key}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain; exit 1 if any row was edited or deleted."""
+    from flexplatform import audit
+    from flexplatform.db import unit_of_work
+
+    with unit_of_work() as s:
+        report = audit.verify(s)
+    for p in report.problems:
+        typer.echo(f"seq {p['seq']}: {p['problem']}: {p['detail']}")
+    typer.echo(f"{report.events} events, head seq {report.head_seq} hash {report.head_hash}: "
+               f"{'OK' if report.ok else 'TAMPERED'}")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def clear(
+    snapshot: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    out: Annotated[Optional[Path], typer.Option("--out", help="write the result JSON here")] = None,
+    time_limit: Annotated[float, typer.Option("--time-limit", min=0.1)] = 60.0,
+    gap: Annotated[float, typer.Option("--gap", min=0.0, max=1.0)] = 1e-3,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1)] = None,
+) -> None:
+    """Clear a market snapshot (market-snapshot-v1) and write the result."""
+    from optimiser.cli import main
+
+    raise typer.Exit(main(snapshot, out=out, time_limit=time_limit, gap=gap, threads=threads))
+
+
+@app.command()
+def demo(
+    fast: Annotated[bool, typer.Option(help="smaller market day for a quick look")] = False,
+    fresh: Annotated[bool, typer.Option(help="start from an empty demo database")] = True,
+) -> None:
+    """Run a full demo market day on the embedded default and print the outcome."""
+    from flexplatform.demo.run import run_demo
+
+    raise typer.Exit(run_demo(fast=fast, fresh=fresh))
+
+
+def _json(obj: object) -> str:
+    return json.dumps(obj, indent=2, default=str)
+
+
+if __name__ == "__main__":
+    app()

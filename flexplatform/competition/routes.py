@@ -1,0 +1,7 @@
+"""Competition endpoints (markets, needs, bids, clearing results)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

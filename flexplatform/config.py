@@ -1,0 +1,67 @@
+"""Settings, read once from the environment (prefix ``FLEX_``).
+
+With nothing set the platform runs embedded: a SQLite file under ``./var`` and Celery
+tasks executed in-process, so one command works on a bare machine. Setting
+``FLEX_DATABASE_URL`` (Postgres) and ``FLEX_REDIS_URL`` switches to real workers.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLEX_", env_file=None, extra="ignore")
+
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; empty means a SQLite file in var_dir.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis broker and result backend; unset means tasks run in-process.",
+    )
+    var_dir: Path = Path("var")
+    # Request bodies above this are refused with 413 before parsing, so a hostile client
+    # cannot make the API allocate gigabytes. 50,000 bids of 48 periods fit well inside.
+    max_body_bytes: int = 96 * 1024 * 1024
+    max_bulk_assets: int = 10_000
+    max_bulk_bids: int = 50_000
+    # Optional server-side pepper mixed into API key hashes; keys are 256-bit random so a
+    # plain SHA-256 is already infeasible to reverse, the pepper only adds defence in depth.
+    api_key_pepper: str = ""
+    task_always_eager: bool | None = Field(
+        default=None, description="Force eager tasks on or off; default: eager iff no Redis."
+    )
+    solver_time_limit: float = 60.0
+    solver_mip_gap: float = 1e-3
+    # Gate-closure scan cadence for celery beat, seconds.
+    gate_scan_seconds: float = 60.0
+    webhook_timeout_s: float = 5.0
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            # Bare postgresql:// means psycopg 3 here, the only driver we ship.
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
+            elif url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url[len("postgres://") :]
+            return url
+        return f"sqlite:///{(self.var_dir / 'flexplatform.db').resolve()}"
+
+    @property
+    def eager(self) -> bool:
+        if self.task_always_eager is not None:
+            return self.task_always_eager
+        return not self.redis_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

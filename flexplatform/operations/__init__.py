@@ -1,0 +1,1 @@
+"""Operations stage (availability, dispatch, conflicts): filled by a later issue."""

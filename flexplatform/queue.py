@@ -1,0 +1,44 @@
+"""Enqueue tasks by name; the platform never imports worker code.
+
+With Redis configured a producer-only Celery app sends the task to the workers. Embedded
+(no Redis), tasks run in-process: the task modules are loaded by name from settings, as a
+worker would load them, and executed synchronously once the request has committed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+from typing import Any
+
+from celery import Celery
+
+from flexplatform.config import get_settings
+
+TASK_MODULES = ("workers.tasks",)
+
+
+@lru_cache
+def producer() -> Celery:
+    s = get_settings()
+    app = Celery("flexplatform-api", broker=s.redis_url or "memory://",
+                 backend=s.redis_url or "cache+memory://", set_as_current=False)
+    app.conf.update(task_serializer="json", accept_content=["json"],
+                    broker_connection_retry_on_startup=True)
+    return app
+
+
+def _eager_task(name: str) -> Any:
+    from celery import current_app
+
+    for mod in TASK_MODULES:
+        importlib.import_module(mod)
+    return current_app.tasks[name]
+
+
+def enqueue(name: str, **kwargs: Any) -> str | None:
+    """Send task ``name``; returns the task id (None when it ran in-process)."""
+    if get_settings().eager:
+        _eager_task(name).apply(kwargs=kwargs, throw=True)
+        return None
+    return producer().send_task(name, kwargs=kwargs).id

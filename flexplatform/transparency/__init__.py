@@ -1,0 +1,1 @@
+"""Transparency stage (regulator reports, open data, advice): filled by a later issue."""

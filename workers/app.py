@@ -1,0 +1,55 @@
+"""The Celery application: Redis broker and result backend, at-least-once delivery.
+
+Tasks are idempotent, so ``acks_late`` with ``task_reject_on_worker_lost`` is safe: a
+worker killed mid-task leaves the message on the queue and the next worker redoes the task
+from the database state. Solves are long and CPU-bound, hence prefetch of one and a
+visibility timeout well above the longest solve.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from flexplatform.config import get_settings
+
+TASK_MODULES = ("workers.tasks",)
+
+
+def make_celery() -> Celery:
+    s = get_settings()
+    broker = s.redis_url or "memory://"
+    backend = s.redis_url or "cache+memory://"
+    app = Celery("flexplatform", broker=broker, backend=backend, include=list(TASK_MODULES))
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_always_eager=s.eager,
+        task_eager_propagates=True,
+        task_track_started=True,
+        result_expires=7 * 24 * 3600,
+        timezone="UTC",
+        enable_utc=True,
+        # Longest task (a national clearing) is bounded by the solver time limit; keep the
+        # redelivery window far above it so a slow solve is never handed to a second worker.
+        broker_transport_options={"visibility_timeout": 4 * 3600},
+        result_backend_transport_options={"visibility_timeout": 4 * 3600},
+        broker_connection_retry_on_startup=True,
+        beat_schedule=beat_schedule(s.gate_scan_seconds),
+    )
+    return app
+
+
+def beat_schedule(every_s: float) -> dict:
+    return {
+        "gate-closure-scan": {
+            "task": "flex.competition.scan_gate_closures",
+            "schedule": every_s,
+        },
+    }
+
+
+app = make_celery()
