@@ -42,28 +42,30 @@ class BodyLimit:
                 await self._reject(scope, send, too_big)
                 return
         seen = 0
-        started = False
+        exceeded = False
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > self.max_bytes:
+                    exceeded = True
                     raise _TooLarge()
             return msg
 
-        async def tracking_send(msg: Message) -> None:
-            nonlocal started
-            if msg["type"] == "http.response.start":
-                started = True
-            await send(msg)
+        async def guarded_send(msg: Message) -> None:
+            # Once the limit is hit, whatever the app answers (often a generic 400 from a
+            # failed body read) is replaced by one 413.
+            if not exceeded:
+                await send(msg)
 
         try:
-            await self.app(scope, limited, tracking_send)
+            await self.app(scope, limited, guarded_send)
         except _TooLarge:
-            if not started:
-                await self._reject(scope, send, too_big)
+            pass
+        if exceeded:
+            await self._reject(scope, send, too_big)
 
     @staticmethod
     async def _reject(scope: Scope, send: Send, err: DomainError) -> None:

@@ -147,6 +147,7 @@ def verify(session: Session, batch: int = 5000) -> VerifyReport:
     while True:
         rows = session.scalars(
             select(AuditEvent).where(AuditEvent.seq > last_seq).order_by(AuditEvent.seq)
+            .execution_options(populate_existing=True)
             .limit(batch)
         ).all()
         if not rows:
