@@ -214,14 +214,14 @@ class MeterData:
         impl = (status == 0) & ((imp > lim) | (exp > lim))
         status[impl] = _S["implausible"]
 
-        out = frame.copy()  # copy-on-write: cheap until written
+        out = frame.copy(deep=False)  # copy-on-write: the caller's frame is never changed
         out["version"] = ver
         out["status"] = pd.Categorical.from_codes(status, categories=STATUSES)
         data = cls(out, window=window, max_kwh=max_kwh)
-        bad = (status != 0) & (status != _S["superseded"])
+        bad = np.nonzero((status != 0) & (status != _S["superseded"]))[0]
         issues = pd.DataFrame({
             "row": frame.index[bad],
-            "mpan": frame["mpan"].to_numpy()[bad],
+            "mpan": np.asarray(frame["mpan"].iloc[bad], dtype=object),
             "start": start.array[bad],
             "version": ver[bad],
             "issue": np.asarray(STATUSES, dtype=object)[status[bad]],
