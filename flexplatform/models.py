@@ -1,7 +1,17 @@
 """Every table, imported in one place so Alembic and ``create_all`` see the whole schema."""
 
 from flexplatform.audit import AuditEvent  # noqa: F401
-from flexplatform.competition.models import Market, Need  # noqa: F401
+from flexplatform.competition.models import (  # noqa: F401
+    Bid,
+    ClearingRound,
+    Contract,
+    IdempotencyRecord,
+    Market,
+    Need,
+    NeedOutcome,
+    Notification,
+    RuleSet,
+)
 from flexplatform.db import Base  # noqa: F401
 from flexplatform.governance.models import Product, TechnologyType, Zone  # noqa: F401
 from flexplatform.registration.models import (  # noqa: F401

@@ -11,11 +11,14 @@ import importlib
 from functools import lru_cache
 from typing import Any
 
+import logging
+
 from celery import Celery
 
 from flexplatform.config import get_settings
 
 TASK_MODULES = ("workers.tasks",)
+log = logging.getLogger(__name__)
 
 
 @lru_cache
@@ -39,6 +42,10 @@ def _eager_task(name: str) -> Any:
 def enqueue(name: str, **kwargs: Any) -> str | None:
     """Send task ``name``; returns the task id (None when it ran in-process)."""
     if get_settings().eager:
-        _eager_task(name).apply(kwargs=kwargs, throw=True)
+        # As with a real worker, a failing task is the task's failure, not the caller's:
+        # the request that enqueued it has already committed.
+        res = _eager_task(name).apply(kwargs=kwargs, throw=False)
+        if res.failed():
+            log.error("in-process task %s failed: %r\n%s", name, res.result, res.traceback)
         return None
     return producer().send_task(name, kwargs=kwargs).id

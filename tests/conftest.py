@@ -12,6 +12,7 @@ Postgres half is skipped locally; under CI=true it is a failure, never a skip.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -28,6 +29,8 @@ from flexplatform.db import discard_after_commit, get_session, make_engine, run_
 from tests.helpers import Party
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Whatever the embedded default would write (SQLite file) goes to a scratch folder.
+os.environ.setdefault("FLEX_VAR_DIR", tempfile.mkdtemp(prefix="flex-test-"))
 
 
 def postgres_url() -> str | None:

@@ -13,7 +13,19 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, Integer, Numeric, String, Text, Uuid
+from sqlalchemy import (
+    JSON,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flexplatform.db import Base, utcnow
@@ -50,6 +62,9 @@ class Market(Base):
     delivery_start: Mapped[dt.datetime] = mapped_column()
     delivery_end: Mapped[dt.datetime] = mapped_column()
     period_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    # Plain column, not a foreign key: markets predate rounds, and a plain ADD COLUMN is
+    # the one ALTER SQLite does without rebuilding (and cascading from) the markets table.
+    clearing_round_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -80,3 +95,172 @@ class Need(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     market: Mapped[Market] = relationship(back_populates="needs")
+
+
+class BidStatus(str, enum.Enum):
+    submitted = "submitted"
+    amended = "amended"
+    withdrawn = "withdrawn"
+    accepted = "accepted"
+    rejected = "rejected"
+
+
+LIVE_BID = (BidStatus.submitted, BidStatus.amended)
+
+
+class Bid(Base):
+    __tablename__ = "bids"
+    __table_args__ = (
+        Index("ix_bids_need_status", "need_id", "status"),
+        Index("ix_bids_fsp_market", "fsp_id", "market_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    fsp_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("participants.id"))
+    asset_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("assets.id"), index=True)
+    need_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("needs.id"))
+    market_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("markets.id"), index=True)
+    mw: Mapped[list[Any]] = mapped_column(JSON)
+    min_mw: Mapped[float] = mapped_column(Float, default=0.0)
+    availability_price: Mapped[Decimal] = mapped_column(MONEY)
+    utilisation_price: Mapped[Decimal] = mapped_column(MONEY)
+    all_or_nothing: Mapped[bool] = mapped_column(default=False)
+    exclusive_group: Mapped[str | None] = mapped_column(String(80), default=None)
+    status: Mapped[BidStatus] = mapped_column(
+        Enum(BidStatus, native_enum=False, length=12), default=BidStatus.submitted
+    )
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class IdempotencyRecord(Base):
+    """A replayable response per (participant, Idempotency-Key)."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("participant_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    participant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("participants.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RuleSetStatus(str, enum.Enum):
+    proposed = "proposed"
+    approved = "approved"
+    rejected = "rejected"
+
+
+class RuleSet(Base):
+    """Market rules as data: stacking, primacy, pricing, carbon price; four-eyes approval."""
+
+    __tablename__ = "rule_sets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON)
+    rationale: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[RuleSetStatus] = mapped_column(
+        Enum(RuleSetStatus, native_enum=False, length=12), default=RuleSetStatus.proposed
+    )
+    effective_from: Mapped[dt.datetime] = mapped_column()
+    proposed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("participants.id"))
+    approved_by: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("participants.id"), default=None
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class RoundStatus(str, enum.Enum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class ClearingRound(Base):
+    __tablename__ = "clearing_rounds"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    status: Mapped[RoundStatus] = mapped_column(
+        Enum(RoundStatus, native_enum=False, length=12), default=RoundStatus.queued, index=True
+    )
+    market_ids: Mapped[list[Any]] = mapped_column(JSON)
+    rule_set_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    snapshot_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    result_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    solver_status: Mapped[str | None] = mapped_column(String(20), default=None)
+    objective: Mapped[float | None] = mapped_column(Float, default=None)
+    timing: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class Contract(Base):
+    """One award: a bid's MW in one period, with the price it is paid."""
+
+    __tablename__ = "contracts"
+    __table_args__ = (
+        UniqueConstraint("bid_id", "period_start"),
+        Index("ix_contracts_asset_period", "asset_id", "period_start"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    round_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("clearing_rounds.id"), index=True)
+    bid_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("bids.id"))
+    need_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("needs.id"), index=True)
+    market_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("markets.id"))
+    asset_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("assets.id"))
+    fsp_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("participants.id"), index=True)
+    mo_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("participants.id"), index=True)
+    product_code: Mapped[str] = mapped_column(String(40))
+    direction: Mapped[str] = mapped_column(String(6))
+    period_start: Mapped[dt.datetime] = mapped_column()
+    mw: Mapped[float] = mapped_column(Float)
+    availability_price: Mapped[Decimal] = mapped_column(MONEY)
+    utilisation_price: Mapped[Decimal] = mapped_column(MONEY)
+    status: Mapped[str] = mapped_column(String(12), default="active")
+
+
+class NeedOutcome(Base):
+    """Per need-period: unmet MW, clearing price and marginal cost of a round."""
+
+    __tablename__ = "need_outcomes"
+
+    round_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("clearing_rounds.id"), primary_key=True
+    )
+    need_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("needs.id"), primary_key=True)
+    period_start: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    required_mw: Mapped[float] = mapped_column(Float)
+    awarded_mw: Mapped[float] = mapped_column(Float, default=0.0)
+    unmet_mw: Mapped[float] = mapped_column(Float, default=0.0)
+    clearing_price: Mapped[float | None] = mapped_column(Float, default=None)
+    marginal_cost: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    participant_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("participants.id"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    webhook_status: Mapped[str | None] = mapped_column(String(20), default=None)
+    webhook_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    webhook_last_error: Mapped[str | None] = mapped_column(Text, default=None)

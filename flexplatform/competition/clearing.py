@@ -1,0 +1,311 @@
+"""Clearing rounds: gate closure, snapshot, storing the optimiser's decisions.
+
+The round is split in three so the solver never holds a database transaction open:
+``close_gates`` (one transaction: markets closed, round queued), ``prepare`` (one
+transaction: snapshot built and frozen on the round) and ``store`` (one transaction:
+contracts, outcomes, bid verdicts, notifications). Each step checks the round's state
+first, so a re-delivered or duplicated task does nothing twice; the frozen snapshot makes
+a re-run after a crash solve exactly the same problem.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from flexplatform import audit
+from flexplatform.competition import rules as rules_svc
+from flexplatform.competition.models import (
+    LIVE_BID,
+    Bid,
+    BidStatus,
+    ClearingRound,
+    Contract,
+    Market,
+    MarketStatus,
+    Need,
+    NeedOutcome,
+    Notification,
+    RoundStatus,
+)
+from flexplatform.db import after_commit, utcnow
+from flexplatform.governance.models import Product
+from flexplatform.registration.models import Asset, AssetStatus
+
+SYSTEM = audit.Actor.system()
+STALE_RUNNING = dt.timedelta(hours=2)
+
+
+def _sha(doc: Any) -> str:
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+                          ).hexdigest()
+
+
+def _lock(session: Session, q: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return q.with_for_update(skip_locked=True)
+    return q
+
+
+def close_gates(session: Session, now: dt.datetime | None = None) -> list[uuid.UUID]:
+    """Close every open market whose gate has passed into one round; return rounds to run.
+
+    Also returns rounds still queued (a lost enqueue) or running far too long (a dead
+    worker), so the scan is the single self-healing way work gets (re)started.
+    """
+    now = now or utcnow()
+    due = session.scalars(_lock(session, select(Market).where(
+        Market.status == MarketStatus.open, Market.gate_close_at <= now)
+        .order_by(Market.gate_close_at, Market.id))).all()
+    rounds: list[uuid.UUID] = []
+    if due:
+        version, _ = rules_svc.in_force(session, now)
+        rnd = ClearingRound(market_ids=[str(m.id) for m in due], rule_set_version=version)
+        session.add(rnd)
+        session.flush()
+        for m in due:
+            m.status = MarketStatus.closed
+            m.clearing_round_id = rnd.id
+        audit.record(session, SYSTEM, "clearing.queued", "clearing_round", rnd.id,
+                     {"markets": rnd.market_ids, "rule_set_version": version})
+        rounds.append(rnd.id)
+    stale = session.scalars(select(ClearingRound.id).where(
+        (ClearingRound.status == RoundStatus.queued)
+        | ((ClearingRound.status == RoundStatus.running)
+           & (ClearingRound.started_at < now - STALE_RUNNING)))).all()
+    return rounds + [r for r in stale if r not in rounds]
+
+
+def _periods(markets: list[Market]) -> tuple[list[dt.datetime], dict[uuid.UUID, int]]:
+    """One period axis for all markets of the round; each market's offset into it."""
+    starts: set[dt.datetime] = set()
+    for m in markets:
+        n = int((m.delivery_end - m.delivery_start).total_seconds() // 1800)
+        starts.update(m.delivery_start + dt.timedelta(minutes=30 * i) for i in range(n))
+    axis = sorted(starts)
+    index = {t: i for i, t in enumerate(axis)}
+    return axis, {m.id: index[m.delivery_start] for m in markets}
+
+
+def build_snapshot(session: Session, rnd: ClearingRound) -> dict[str, Any]:
+    """The market-snapshot-v1 document for a round, read straight from the database."""
+    market_ids = [uuid.UUID(x) for x in rnd.market_ids]
+    markets = session.scalars(select(Market).where(Market.id.in_(market_ids))
+                              .order_by(Market.id)).all()
+    axis, offset = _periods(list(markets))
+    T = len(axis)
+    _, rules = rules_svc.in_force(session, rnd.created_at)
+    products = {p.code: p for p in session.scalars(select(Product))}
+    needs = session.scalars(select(Need).where(Need.market_id.in_(market_ids))
+                            .order_by(Need.id)).all()
+    need_by_id = {n.id: n for n in needs}
+    mo_of = {m.id: m.mo_id for m in markets}
+
+    def spread(values: list[float], off: int) -> list[float]:
+        row = [0.0] * T
+        row[off : off + len(values)] = [float(v) for v in values]
+        return row
+
+    need_docs = []
+    for n in needs:
+        p = products[n.product_code]
+        need_docs.append({
+            "id": str(n.id), "mo": str(mo_of[n.market_id]), "product": n.product_code,
+            "zone": n.zone_code, "direction": n.direction.value,
+            "priority": rules_svc.priority_for(rules, p.code, p.operator_kind),
+            "mw": spread(n.mw, offset[n.market_id]),
+            "max_availability_price": float(n.max_availability_price),
+            "utilisation_price_cap": float(n.utilisation_price_cap),
+            "expected_utilisation": n.expected_utilisation,
+            "unmet_penalty": float(n.unmet_penalty),
+        })
+    bids = session.scalars(select(Bid).where(Bid.market_id.in_(market_ids),
+                                             Bid.status.in_(LIVE_BID)).order_by(Bid.id)).all()
+    asset_ids = sorted({b.asset_id for b in bids})
+    assets: dict[uuid.UUID, Asset] = {}
+    for i in range(0, len(asset_ids), 5000):
+        for a in session.scalars(select(Asset).where(Asset.id.in_(asset_ids[i : i + 5000]))):
+            assets[a.id] = a
+    asset_docs = []
+    for aid in asset_ids:
+        a = assets[aid]
+        # A decommissioned or mothballed asset can be awarded nothing.
+        gone = a.status in (AssetStatus.archived, AssetStatus.mothballed)
+        asset_docs.append({
+            "id": str(a.id), "fsp": str(a.fsp_id), "zone": a.zone_code,
+            "technology": a.technology_code, "up_mw": a.up_mw, "down_mw": a.down_mw,
+            "emission_t_per_mwh": a.emission_t_per_mwh, "reliability": a.reliability,
+            "unavailable_periods": list(range(T)) if gone else [],
+        })
+    bid_docs = []
+    for b in bids:
+        n = need_by_id[b.need_id]
+        group = f"{b.fsp_id}:{b.exclusive_group}" if b.exclusive_group else None
+        bid_docs.append({
+            "id": str(b.id), "asset": str(b.asset_id), "need": str(b.need_id),
+            "mw": spread(b.mw, offset[n.market_id]), "min_mw": b.min_mw,
+            "availability_price": float(b.availability_price),
+            "utilisation_price": float(b.utilisation_price),
+            "all_or_nothing": b.all_or_nothing, "exclusive_group": group,
+        })
+    return {
+        "version": 1, "period_minutes": 30,
+        "periods": [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in axis],
+        "assets": asset_docs, "needs": need_docs, "bids": bid_docs,
+        "rules": rules_svc.snapshot_rules(rules),
+    }
+
+
+def prepare(session: Session, round_id: uuid.UUID) -> dict[str, Any] | None:
+    """Freeze the round's snapshot (once) and mark it running; None if nothing to do."""
+    rnd = session.scalar(_lock(session, select(ClearingRound).where(ClearingRound.id == round_id)))
+    if rnd is None or rnd.status in (RoundStatus.done, RoundStatus.failed):
+        return None
+    if rnd.snapshot is None:
+        rnd.snapshot = build_snapshot(session, rnd)
+        rnd.snapshot_sha256 = _sha(rnd.snapshot)
+    rnd.status, rnd.started_at, rnd.attempts = RoundStatus.running, utcnow(), rnd.attempts + 1
+    return rnd.snapshot
+
+
+def fail(session: Session, round_id: uuid.UUID, message: str) -> None:
+    rnd = session.get(ClearingRound, round_id)
+    if rnd is None or rnd.status == RoundStatus.done:
+        return
+    rnd.status, rnd.error, rnd.finished_at = RoundStatus.failed, message[:5000], utcnow()
+    audit.record(session, SYSTEM, "clearing.failed", "clearing_round", rnd.id, {"error": message[:500]})
+
+
+def store(session: Session, round_id: uuid.UUID, result: dict[str, Any]) -> bool:
+    """Write the round's decisions in one go; False if already stored (idempotent)."""
+    rnd = session.scalar(_lock(session, select(ClearingRound).where(ClearingRound.id == round_id)))
+    if rnd is None or rnd.status == RoundStatus.done or rnd.snapshot is None:
+        return False
+    if result["status"] not in ("optimal", "feasible"):
+        fail(session, round_id, f"solver status {result['status']}: {result.get('message', '')}")
+        return True
+    snap = rnd.snapshot
+    axis = [dt.datetime.fromisoformat(t.replace("Z", "+00:00")) for t in snap["periods"]]
+    bids = {b.id: b for b in session.scalars(select(Bid).where(
+        Bid.market_id.in_([uuid.UUID(x) for x in rnd.market_ids])))}
+    needs = {n.id: n for n in session.scalars(select(Need).where(
+        Need.market_id.in_([uuid.UUID(x) for x in rnd.market_ids])))}
+    markets = {m.id: m for m in session.scalars(select(Market).where(
+        Market.id.in_([uuid.UUID(x) for x in rnd.market_ids])))}
+    snap_need = {n["id"]: n for n in snap["needs"]}
+    # A crashed earlier attempt committed nothing (one transaction), but be explicit.
+    session.execute(delete(Contract).where(Contract.round_id == rnd.id))
+    session.execute(delete(NeedOutcome).where(NeedOutcome.round_id == rnd.id))
+    rows, awarded = [], defaultdict(float)
+    accepted: set[uuid.UUID] = set()
+    for a in result["awards"]:
+        b = bids[uuid.UUID(a["bid"])]
+        n = needs[b.need_id]
+        accepted.add(b.id)
+        awarded[(n.id, a["period"])] += a["mw"]
+        rows.append({
+            "round_id": rnd.id, "bid_id": b.id, "need_id": n.id, "market_id": n.market_id,
+            "asset_id": b.asset_id, "fsp_id": b.fsp_id, "mo_id": markets[n.market_id].mo_id,
+            "product_code": n.product_code, "direction": n.direction.value,
+            "period_start": axis[a["period"]], "mw": a["mw"],
+            "availability_price": Decimal(str(a["price"])).quantize(Decimal("0.0001")),
+            "utilisation_price": b.utilisation_price, "status": "active",
+        })
+    for i in range(0, len(rows), 5000):
+        session.execute(insert(Contract), rows[i : i + 5000])
+    unmet = {(uuid.UUID(u["need"]), u["period"]): u["mw"] for u in result["unmet"]}
+    prices = {(uuid.UUID(p["need"]), p["period"]): p for p in result["prices"]}
+    outcomes = []
+    for nid, n in needs.items():
+        req = snap_need[str(nid)]["mw"]
+        for t, mw in enumerate(req):
+            if mw <= 0:
+                continue
+            p = prices.get((nid, t), {})
+            outcomes.append({
+                "round_id": rnd.id, "need_id": nid, "period_start": axis[t], "required_mw": mw,
+                "awarded_mw": round(awarded.get((nid, t), 0.0), 6),
+                "unmet_mw": unmet.get((nid, t), 0.0),
+                "clearing_price": p.get("clearing_price"), "marginal_cost": p.get("marginal_cost"),
+            })
+    for i in range(0, len(outcomes), 5000):
+        session.execute(insert(NeedOutcome), outcomes[i : i + 5000])
+    reasons = {uuid.UUID(r["bid"]): r["reasons"] for r in result["rejected"]}
+    for bid_id, b in bids.items():
+        if b.status not in LIVE_BID:
+            continue
+        if bid_id in accepted:
+            b.status, b.reasons = BidStatus.accepted, []
+        else:
+            b.status = BidStatus.rejected
+            b.reasons = [{"code": c, "message": REASON_TEXT.get(c, c)}
+                         for c in reasons.get(bid_id, ["not_awarded"])]
+    for m in markets.values():
+        m.status = MarketStatus.cleared
+    rnd.result, rnd.result_sha256 = result, _sha(result)
+    rnd.status, rnd.finished_at = RoundStatus.done, utcnow()
+    rnd.solver_status, rnd.objective = result["status"], result.get("objective")
+    rnd.timing = result.get("timing", {})
+    audit.record(session, SYSTEM, "clearing.done", "clearing_round", rnd.id, {
+        "snapshot_sha256": rnd.snapshot_sha256, "result_sha256": rnd.result_sha256,
+        "status": result["status"], "objective": result.get("objective"),
+        "contracts": len(rows)})
+    _notify(session, rnd, markets, bids, accepted)
+    return True
+
+
+REASON_TEXT = {
+    "outcompeted": "price above the need-period's marginal cost: cheaper offers met the need",
+    "capacity_used_by_other_awards": "the asset's capacity went to other awards",
+    "stacking_conflict": "the asset was awarded an incompatible product in the same period",
+    "direction_conflict": "the asset was awarded the opposite direction in the same period",
+    "exclusive_group": "another bid of its exclusive group was accepted",
+    "primacy": "a higher-priority need took the asset",
+    "availability_price_above_cap": "availability price above the need's cap",
+    "utilisation_price_above_cap": "utilisation price above the need's cap",
+    "zone_mismatch": "asset outside the need's zone",
+    "direction_not_supported": "asset cannot move in the need's direction",
+    "no_deliverable_periods": "no period where the bid, the need and the asset all allow MW",
+    "not_awarded": "not awarded",
+}
+
+
+def _notify(session: Session, rnd: ClearingRound, markets: dict[uuid.UUID, Market],
+            bids: dict[uuid.UUID, Bid], accepted: set[uuid.UUID]) -> None:
+    per: dict[uuid.UUID, dict[str, Any]] = {}
+    for m in markets.values():
+        per.setdefault(m.mo_id, {"markets": [], "bids_accepted": 0, "bids_rejected": 0})
+        per[m.mo_id]["markets"].append(str(m.id))
+    for b in bids.values():
+        d = per.setdefault(b.fsp_id, {"markets": [], "bids_accepted": 0, "bids_rejected": 0})
+        if str(b.market_id) not in d["markets"]:
+            d["markets"].append(str(b.market_id))
+        if b.id in accepted:
+            d["bids_accepted"] += 1
+        elif b.status == BidStatus.rejected:
+            d["bids_rejected"] += 1
+    created = []
+    for pid, payload in per.items():
+        n = Notification(participant_id=pid, kind="market.cleared",
+                         payload={"round_id": str(rnd.id), **payload},
+                         dedupe_key=f"market.cleared:{rnd.id}:{pid}")
+        session.add(n)
+        created.append(n)
+    session.flush()
+    ids = [str(n.id) for n in created]
+
+    def deliver() -> None:
+        from flexplatform.queue import enqueue
+
+        for nid in ids:
+            enqueue("flex.notifications.deliver", notification_id=nid)
+
+    after_commit(session, deliver)
