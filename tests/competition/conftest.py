@@ -1,0 +1,120 @@
+"""Live harness for competition: committed data, tasks in-process or on a real worker.
+
+Clearing runs in tasks with their own transactions, so these tests cannot use the
+rolled-back connection; each test gets a freshly migrated database instead. The ``mode``
+parameter runs the same test eagerly (embedded default) and, where Redis is configured,
+through a real Celery worker (pool ``solo``) consuming from Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from tests.conftest import IN_CI, postgres_url
+
+CACHES = ("flexplatform.config:get_settings", "flexplatform.db:get_engine",
+          "flexplatform.db:get_sessionmaker", "flexplatform.queue:producer")
+
+
+def _clear_caches() -> None:
+    import importlib
+
+    for spec in CACHES:
+        mod, fn = spec.split(":")
+        getattr(importlib.import_module(mod), fn).cache_clear()
+
+
+def _redis_url() -> str | None:
+    return os.environ.get("FLEX_TEST_REDIS_URL") or os.environ.get("FLEX_REDIS_URL")
+
+
+@pytest.fixture(scope="module", params=["eager", "worker"])
+def mode(request: pytest.FixtureRequest) -> str:
+    if request.param == "worker" and not _redis_url():
+        if IN_CI:
+            pytest.fail("CI=true but no Redis URL (FLEX_REDIS_URL)")
+        pytest.skip("no Redis configured for the real-worker run (set FLEX_REDIS_URL)")
+    return request.param
+
+
+@pytest.fixture
+def live(backend: str, mode: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+         ) -> Iterator[dict[str, Any]]:
+    from flexplatform import migrate
+    from flexplatform.db import make_engine
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'live.db'}"
+    else:
+        base = postgres_url()
+        if base is None:
+            if IN_CI:
+                pytest.fail("CI=true but no Postgres URL")
+            pytest.skip("no Postgres configured")
+        url = base.rsplit("/", 1)[0] + "/flex_test_live"
+        admin = make_engine(base.rsplit("/", 1)[0] + "/postgres")
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            if not c.scalar(text("SELECT 1 FROM pg_database WHERE datname='flex_test_live'")):
+                c.execute(text("CREATE DATABASE flex_test_live"))
+        admin.dispose()
+        eng = make_engine(url)
+        with eng.begin() as c:
+            c.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            c.execute(text("CREATE SCHEMA public"))
+        eng.dispose()
+    monkeypatch.setenv("FLEX_DATABASE_URL", url)
+    monkeypatch.setenv("FLEX_VAR_DIR", str(tmp_path))
+    if mode == "worker":
+        monkeypatch.setenv("FLEX_REDIS_URL", _redis_url())  # type: ignore[arg-type]
+        monkeypatch.setenv("FLEX_TASK_ALWAYS_EAGER", "false")
+    else:
+        monkeypatch.delenv("FLEX_REDIS_URL", raising=False)
+        monkeypatch.setenv("FLEX_TASK_ALWAYS_EAGER", "true")
+    _clear_caches()
+    migrate.upgrade(url)
+    from flexplatform.db import unit_of_work
+    from flexplatform.governance.service import seed_taxonomy
+
+    with unit_of_work() as s:
+        seed_taxonomy(s)
+    worker_ctx = None
+    if mode == "worker":
+        from celery.contrib.testing.worker import start_worker
+
+        from workers.app import make_celery
+
+        capp = make_celery()
+        capp.set_current()
+        capp.loader.import_default_modules()
+        import workers.tasks  # noqa: F401  (register shared tasks on this app)
+
+        capp.conf.broker_transport_options = {"visibility_timeout": 3600,
+                                              "global_keyprefix": f"flextest-{uuid.uuid4().hex[:8]}:"}
+        capp.conf.result_backend_transport_options = capp.conf.broker_transport_options
+        from flexplatform import queue
+
+        queue.producer.cache_clear()
+        prod = queue.producer()
+        prod.conf.broker_transport_options = capp.conf.broker_transport_options
+        worker_ctx = start_worker(capp, pool="solo", concurrency=1, perform_ping_check=False,
+                                  shutdown_timeout=30)
+        worker_ctx.__enter__()
+    from flexplatform.app import create_app
+
+    try:
+        with TestClient(create_app(), raise_server_exceptions=False) as client:
+            yield {"client": client, "mode": mode, "backend": backend, "url": url}
+    finally:
+        if worker_ctx is not None:
+            worker_ctx.__exit__(None, None, None)
+        from flexplatform.db import get_engine
+
+        get_engine().dispose()
+        _clear_caches()
