@@ -1,0 +1,166 @@
+"""Markets and bids over the API (no clearing): lifecycle, bad input, rules, visibility."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from flexplatform.competition.models import Bid
+from tests.helpers import asset_body
+
+API = "/api/v1"
+NOW = dt.datetime.now(dt.UTC)
+START = (NOW + dt.timedelta(days=2)).replace(hour=17, minute=0, second=0, microsecond=0)
+
+
+def market_body(**over):
+    body = {"name": "Evening peak", "gate_open_at": (NOW - dt.timedelta(hours=1)).isoformat(),
+            "gate_close_at": (NOW + dt.timedelta(days=1)).isoformat(),
+            "delivery_start": START.isoformat(),
+            "delivery_end": (START + dt.timedelta(hours=1)).isoformat(), "open": True,
+            "needs": [{"product": "dynamic", "zone": "CMZ_NORTH", "direction": "up",
+                       "mw": [1.0, 2.0], "max_availability_price": "50",
+                       "utilisation_price_cap": "300", "expected_utilisation": 0.1,
+                       "unmet_penalty": "900"}]}
+    body.update(over)
+    return body
+
+
+@pytest.fixture
+def world(client, make_party, zones):
+    mo, fsp, other = make_party("mo"), make_party("fsp"), make_party("fsp")
+    m = client.post(f"{API}/markets", json=market_body(), headers=mo.h)
+    assert m.status_code == 201, m.text
+    a = client.post(f"{API}/assets", json=asset_body(), headers=fsp.h).json()
+    b = client.post(f"{API}/assets", json=asset_body(), headers=other.h).json()
+    return {"mo": mo, "fsp": fsp, "other": other, "market": m.json(),
+            "need": m.json()["needs"][0]["id"], "asset": a["id"], "other_asset": b["id"]}
+
+
+def bid_body(w, **over):
+    body = {"need_id": w["need"], "asset_id": w["asset"], "mw": [1.0, 1.0],
+            "availability_price": "20", "utilisation_price": "150"}
+    body.update(over)
+    return body
+
+
+def _bids(db):
+    return db.scalar(select(func.count()).select_from(Bid))
+
+
+@pytest.mark.parametrize("over, pointer, code", [
+    ({"availability_price": "51"}, "/availability_price", "above_price_cap"),
+    ({"utilisation_price": "301"}, "/utilisation_price", "above_price_cap"),
+    ({"mw": [1.0, 5.0]}, "/mw/1", "over_capability"),
+    ({"mw": [1.0]}, "/mw", "profile_length"),
+    ({"mw": [-1.0, 1.0]}, "/mw/0", None),
+    ({"mw": [0.0, 0.0]}, "/body", None),
+    ({"mw": "lots"}, "/mw", None),
+    ({"min_mw": 3.0}, "/body", None),
+])
+def test_bad_bids_are_4xx_and_store_nothing(client, world, db, over, pointer, code):
+    before = _bids(db)
+    r = client.post(f"{API}/bids", json=bid_body(world, **over), headers=world["fsp"].h)
+    assert r.status_code == 422, r.text
+    errs = r.json()["errors"]
+    assert any(e["pointer"] == pointer for e in errs), errs
+    if code:
+        assert any(e.get("code") == code for e in errs)
+    assert _bids(db) == before
+
+
+def test_bid_on_anothers_asset_or_unknown_need(client, world, db):
+    before = _bids(db)
+    r = client.post(f"{API}/bids", json=bid_body(world, asset_id=world["other_asset"]),
+                    headers=world["fsp"].h)
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "asset_not_found"
+    import uuid
+
+    r = client.post(f"{API}/bids", json=bid_body(world, need_id=str(uuid.uuid4())),
+                    headers=world["fsp"].h)
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "need_not_found"
+    assert _bids(db) == before
+
+
+def test_bulk_bids_all_or_nothing(client, world, db):
+    before = _bids(db)
+    rows = [bid_body(world) for _ in range(50)]
+    rows[7]["availability_price"] = "999"
+    rows[9]["asset_id"] = world["other_asset"]
+    r = client.post(f"{API}/bids/bulk", json={"bids": rows}, headers=world["fsp"].h)
+    assert r.status_code == 422
+    assert {e["pointer"] for e in r.json()["errors"]} >= {"/bids/7/availability_price",
+                                                          "/bids/9/asset_id"}
+    assert _bids(db) == before
+    rows = [bid_body(world) for _ in range(500)]
+    r = client.post(f"{API}/bids/bulk", json={"bids": rows}, headers=world["fsp"].h | {
+        "Idempotency-Key": "bulk-1"})
+    assert r.status_code == 201 and r.json()["created"] == 500
+    again = client.post(f"{API}/bids/bulk", json={"bids": rows}, headers=world["fsp"].h | {
+        "Idempotency-Key": "bulk-1"})
+    assert again.json() == r.json() and again.headers["idempotent-replayed"] == "true"
+    assert _bids(db) == before + 500
+    other = client.post(f"{API}/bids/bulk", json={"bids": rows[:1]}, headers=world["fsp"].h | {
+        "Idempotency-Key": "bulk-1"})
+    assert other.status_code == 409
+
+
+def test_amend_withdraw_and_visibility(client, world):
+    fsp, other, mo = world["fsp"], world["other"], world["mo"]
+    bid = client.post(f"{API}/bids", json=bid_body(world), headers=fsp.h).json()
+    r = client.patch(f"{API}/bids/{bid['id']}", json={"availability_price": "15"}, headers=fsp.h)
+    assert r.status_code == 200 and r.json()["status"] == "amended" and r.json()["version"] == 2
+    assert client.patch(f"{API}/bids/{bid['id']}", json={"availability_price": "99"},
+                        headers=fsp.h).status_code == 422
+    assert client.patch(f"{API}/bids/{bid['id']}", json={"availability_price": "1"},
+                        headers=other.h).status_code == 404
+    assert client.post(f"{API}/bids/{bid['id']}/withdraw", headers=other.h).status_code == 404
+    assert client.get(f"{API}/bids/{bid['id']}", headers=mo.h).status_code == 404  # gate open
+    r = client.post(f"{API}/bids/{bid['id']}/withdraw", headers=fsp.h)
+    assert r.json()["status"] == "withdrawn"
+    assert client.post(f"{API}/bids/{bid['id']}/withdraw", headers=fsp.h).status_code == 409
+
+
+def test_market_lifecycle_and_validation(client, make_party, zones):
+    mo, mo2 = make_party("mo"), make_party("mo")
+    r = client.post(f"{API}/markets", json=market_body(open=False), headers=mo.h)
+    m = r.json()
+    assert m["status"] == "draft"
+    assert client.get(f"{API}/markets/{m['id']}").status_code == 404  # drafts are private
+    assert client.post(f"{API}/markets/{m['id']}/open", headers=mo2.h).status_code == 404
+    assert client.post(f"{API}/markets/{m['id']}/open", headers=mo.h).json()["status"] == "open"
+    assert client.get(f"{API}/markets/{m['id']}").status_code == 200
+    assert client.post(f"{API}/markets/{m['id']}/open", headers=mo.h).status_code == 409
+    assert client.post(f"{API}/markets/{m['id']}/cancel", headers=mo.h).json()["status"] == \
+        "cancelled"
+    bad = market_body(needs=[{**market_body()["needs"][0], "mw": [1.0]}])
+    r = client.post(f"{API}/markets", json=bad, headers=mo.h)
+    assert r.status_code == 422 and "half-hour periods" in r.text
+    bad = market_body(needs=[{**market_body()["needs"][0], "product": "dynamic",
+                              "direction": "down"}])
+    r = client.post(f"{API}/markets", json=bad, headers=mo.h)
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/needs/0/direction"
+    r = client.post(f"{API}/markets", json=market_body(delivery_start=(
+        START + dt.timedelta(minutes=10)).isoformat()), headers=mo.h)
+    assert r.status_code == 422
+
+
+def test_rules_need_two_admins_and_apply_forward(client, make_party):
+    a1, a2 = make_party("admin"), make_party("admin")
+    r = client.post(f"{API}/rules", headers=a1.h, json={
+        "rules": {"incompatible_products": [["sustain", "dfs"]], "pricing": "pay_as_clear",
+                  "carbon_price": 80},
+        "rationale": "pay-as-clear trial",
+        "effective_from": "2020-01-01T00:00:00Z"})
+    assert r.status_code == 201
+    v = r.json()["version"]
+    assert client.get(f"{API}/rules/current").json()["rules"]["pricing"] == "pay_as_bid"
+    assert client.post(f"{API}/rules/{v}/approve", headers=a1.h).status_code == 403
+    r = client.post(f"{API}/rules/{v}/approve", headers=a2.h)
+    assert r.status_code == 200 and r.json()["status"] == "approved"
+    assert r.json()["effective_from"] > "2026"  # never retroactive
+    cur = client.get(f"{API}/rules/current").json()
+    assert cur["version"] == v and cur["rules"]["pricing"] == "pay_as_clear"
+    assert client.post(f"{API}/rules/{v}/reject", headers=a2.h).status_code == 409
