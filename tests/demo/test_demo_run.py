@@ -1,0 +1,66 @@
+"""The demo market day runs end to end on a fresh embedded database (``run_demo(fast=True)``)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+from sqlalchemy import func, select
+
+
+def _clear_caches() -> None:
+    from flexplatform import config, db, queue
+
+    for fn in (config.get_settings, db.get_engine, db.get_sessionmaker, queue.producer):
+        fn.cache_clear()
+
+
+@pytest.fixture
+def embedded(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLEX_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("FLEX_DATABASE_URL", raising=False)
+    monkeypatch.delenv("FLEX_REDIS_URL", raising=False)
+    monkeypatch.delenv("FLEX_TASK_ALWAYS_EAGER", raising=False)
+    _clear_caches()
+    yield tmp_path / "var"
+    from flexplatform import db
+
+    try:
+        db.get_engine().dispose()
+    finally:
+        _clear_caches()
+
+
+def test_fast_demo_clears_a_market_day(embedded):
+    from flexplatform.competition.models import Bid, BidStatus, ClearingRound, Contract, RoundStatus
+    from flexplatform.db import unit_of_work
+    from flexplatform.demo.run import run_demo
+
+    out = io.StringIO()
+    code = run_demo(fast=True, console=Console(file=out, width=140))
+    text = out.getvalue()
+    assert code == 0, text
+    assert (embedded / "flexplatform.db").is_file()
+    with unit_of_work() as s:
+        rounds = s.scalars(select(ClearingRound)).all()
+        assert [r.status for r in rounds] == [RoundStatus.done]
+        assert rounds[0].solver_status in ("optimal", "feasible")
+        assert s.scalar(select(func.count()).select_from(Contract)) > 0
+        rejected = s.scalars(select(Bid).where(Bid.status == BidStatus.rejected)).all()
+        assert rejected and all(b.reasons for b in rejected)
+        assert all({"code", "message"} <= set(r) for b in rejected for r in b.reasons)
+        codes = {r["code"] for b in rejected for r in b.reasons}
+        # the battery bidding NGED Dynamic and NESO Quick Reserve loses the ESO side
+        assert codes & {"stacking_conflict", "primacy"}
+    assert "cleared schedule" in text and "Why bids were rejected" in text
+
+
+def test_fresh_refuses_a_configured_database(embedded, monkeypatch):
+    from flexplatform.demo.run import run_demo
+
+    monkeypatch.setenv("FLEX_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/never")
+    _clear_caches()
+    out = io.StringIO()
+    assert run_demo(fast=True, console=Console(file=out, width=120)) != 0
+    assert "refuses to wipe" in out.getvalue()
