@@ -47,22 +47,26 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
 
     limited = False
     messages: list[str] = []
-    x = None
+    # the empty clearing (nothing awarded, every need unmet) is always feasible: start there so
+    # a time limit can never leave us without a solution
+    x = np.zeros(mm.ncols)
+    x[mm.blocks["u"]] = prob.u_mw
     stage_times: list[float] = []
+    solved = False
     if snap.rules.primacy == "lexicographic":
-        for pr, cost in mm.stage_cost.items():
+        todo = [(pr, c) for pr, c in mm.stage_cost.items() if c.any()]
+        for k, (pr, cost) in enumerate(todo):
             cols = np.flatnonzero(cost)
-            if len(cols) == 0:
-                continue
             if time.perf_counter() >= deadline:
                 limited = True
                 messages.append(f"time limit reached before priority {pr} stage")
                 break
             backend.set_cost(cost)
-            if x is not None:
-                backend.set_start(x)  # after the cost change, which drops HiGHS's solution
+            backend.set_start(x)  # after the cost change, which drops HiGHS's solution
             t_stage = time.perf_counter()
-            out = backend.solve(deadline - time.perf_counter())
+            # share what is left between this stage, the later ones and the cost stage, so a
+            # hard stage cannot starve the cost stage
+            out = backend.solve((deadline - time.perf_counter()) / (len(todo) - k + 1))
             stage_times.append(round(time.perf_counter() - t_stage, 3))
             if out.status in ("infeasible", "error"):
                 return _failed(out.status, f"priority {pr} stage: {out.message}", t_built - t0,
@@ -70,19 +74,18 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
             if out.status == "feasible":
                 limited = True
                 messages.append(f"priority {pr} stage: {out.message} (gap {out.gap})")
-            x = out.x
+            x, solved = out.x, True
             val = float(cost[cols] @ x[cols])
             backend.add_row(cols, cost[cols], val * (1 + STAGE_REL_TOL) + STAGE_ABS_TOL)
     final_gap: float | None = None
-    if time.perf_counter() < deadline or x is None:
+    if time.perf_counter() < deadline or not solved:
         backend.set_cost(mm.col_cost)
-        if x is not None:
-            backend.set_start(x)
+        backend.set_start(x)
         t_stage = time.perf_counter()
         out = backend.solve(deadline - time.perf_counter())
         stage_times.append(round(time.perf_counter() - t_stage, 3))
         if out.status in ("infeasible", "error"):
-            if x is None:
+            if not solved:
                 return _failed(out.status, out.message, t_built - t0,
                                time.perf_counter() - t_built, stats)
             messages.append(f"cost stage: {out.message}; keeping the last stage's solution")
@@ -98,7 +101,7 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
         messages.append("time limit reached before the cost stage")
     t_solved = time.perf_counter()
     duals = None
-    if mm.nrows and x is not None:
+    if mm.nrows:
         try:
             duals = backend.lp_duals(x, max(deadline - time.perf_counter(), 5.0))
         except Exception as e:  # pricing failure must not lose the clearing

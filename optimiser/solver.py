@@ -66,6 +66,8 @@ class HighsBackend:
         gap = (float(info.mip_gap) if self.has_int else 0.0) if has_sol else None
         if gap is not None and not np.isfinite(gap):
             gap = None
+        if ms == M.kModelEmpty:  # nothing to decide: the empty clearing
+            return SolveOutcome("optimal", np.zeros(self.mm.ncols), 0.0, 0.0)
         if ms == M.kOptimal:
             return SolveOutcome("optimal", x, obj, gap)
         if ms in (M.kInfeasible,):
