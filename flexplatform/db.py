@@ -135,14 +135,5 @@ def unit_of_work(factory: Callable[[], Session] | None = None) -> Iterator[Sessi
 
 def get_session() -> Iterator[Session]:
     """FastAPI dependency: one transaction per request, committed before the response."""
-    session = get_sessionmaker()()
-    try:
+    with unit_of_work() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        discard_after_commit(session)
-        raise
-    finally:
-        session.close()
-    run_after_commit(session)
