@@ -188,7 +188,7 @@ def run_one(path: str, mode: str, time_limit: float, gap: float) -> dict:
 def _child(path: str, mode: str, time_limit: float, gap: float) -> dict:
     cmd = [sys.executable, __file__, "--child", path, "--mode", mode,
            "--time-limit", str(time_limit), "--gap", str(gap)]
-    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
     if p.returncode != 0:
         raise RuntimeError(p.stderr[-3000:])
     return json.loads(p.stdout.strip().splitlines()[-1])

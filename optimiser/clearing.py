@@ -37,7 +37,7 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
         backend = make_backend(mm, opts)
     except ValueError:
         raise
-    except Exception as e:  # solver failed to load the model: report, never raise
+    except Exception as e:  # noqa: BLE001 - solver failed to load the model: report, never raise
         return ClearingResult(status="error", message=f"model load failed: {e}")
     t_built = time.perf_counter()
     deadline = t_built + opts.time_limit
@@ -104,7 +104,7 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
     if mm.nrows:
         try:
             duals = backend.lp_duals(x, max(deadline - time.perf_counter(), 5.0))
-        except Exception as e:  # pricing failure must not lose the clearing
+        except Exception as e:  # noqa: BLE001 - pricing failure must not lose the clearing
             messages.append(f"marginal-cost LP failed: {e}")
     t_duals = time.perf_counter()
     res = extract(prob, mm, x, duals)

@@ -87,7 +87,7 @@ class _Builder:
         self.nrows += n
 
     def finish(self) -> MatrixModel:
-        cat = lambda xs, dt=float: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa
+        cat = lambda xs, dt=float: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)
         lb = cat([c[0] for c in self.cols])
         ub = cat([c[1] for c in self.cols])
         cost = cat([c[2] for c in self.cols])
@@ -156,7 +156,7 @@ def build_matrix(prob: Problem) -> MatrixModel:
     if self_inc and nx:
         cand = np.isin(xprod, self_inc)
         k = ((xa * T + xt) * len(prob.products) + xprod)
-        uniq, inv, cnt = _group(k[cand])
+        _, inv, cnt = _group(k[cand])
         multi = np.zeros(nx, dtype=bool)
         multi[np.flatnonzero(cand)] = cnt[inv] >= 2
         stack_y = multi
@@ -203,7 +203,7 @@ def build_matrix(prob: Problem) -> MatrixModel:
     sum_ub = np.bincount(adinv, weights=ub, minlength=len(uad)) if nx else np.zeros(0)
     ad_asset, ad_dir = (uad // 2) // T, uad % 2
     cap = prob.asset_cap[ad_asset, ad_dir] if len(uad) else np.zeros(0)
-    uka, kainv, kacnt = _group(uad // 2)
+    uka, kainv, _ = _group(uad // 2)
     both = np.zeros(len(uka), dtype=bool)
     if len(uad):
         both = np.bincount(kainv, minlength=len(uka)) == 2

@@ -11,7 +11,14 @@ from __future__ import annotations
 import numpy as np
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 from pyomo.environ import (
-    Binary, ConcreteModel, Constraint, ConstraintList, NonNegativeReals, Objective, Reals, Var,
+    Binary,
+    ConcreteModel,
+    Constraint,
+    ConstraintList,
+    NonNegativeReals,
+    Objective,
+    Reals,
+    Var,
     minimize,
 )
 

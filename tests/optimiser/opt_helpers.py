@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from optimiser import ClearingOptions, clear, load_snapshot
-
 from checker import check
+
+from optimiser import ClearingOptions, clear, load_snapshot
 
 EXACT = ClearingOptions(time_limit=30, mip_rel_gap=1e-9)
 

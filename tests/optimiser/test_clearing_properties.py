@@ -148,11 +148,11 @@ def brute_force(doc) -> float:
 
     combos = [on for r in range(len(cands) + 1) for on in itertools.combinations(cands, r)
               if feasible(on)]
-    full = lambda c: cost_x[c] if c in cost_x else dh * N[c[0]]["unmet_penalty"]  # noqa
+    full = lambda c: cost_x[c] if c in cost_x else dh * N[c[0]]["unmet_penalty"]
     caps: list[tuple[int, float]] = []
     if doc["rules"]["primacy"] == "lexicographic":
         for p in prios:
-            stage = lambda c, p=p: 0.0 if c in cost_x else (dh if N[c[0]]["priority"] == p  # noqa
+            stage = lambda c, p=p: 0.0 if c in cost_x else (dh if N[c[0]]["priority"] == p
                                                              else 0.0)
             v = min(x for on in combos if (x := lp(on, stage, caps)) is not None)
             caps.append((p, v * (1 + 1e-6) + 1e-7))

@@ -4,10 +4,9 @@ dropped (the comment says what the unconstrained optimum would be)."""
 from __future__ import annotations
 
 import pytest
+from opt_helpers import asset, awarded, bid, need, reasons, snap, solve
 
 from optimiser import ClearingOptions
-
-from opt_helpers import asset, awarded, bid, need, reasons, snap, solve
 
 
 def test_1_award_bounded_by_asset_capability():
