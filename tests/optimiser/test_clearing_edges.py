@@ -101,10 +101,7 @@ def test_outcompeted_reason():
 
 
 def test_time_limit_reported_honestly():
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-    from clearing import generate
+    from bench.clearing import generate
 
     doc = generate(1000, seed=3)
     res = clear(load_snapshot(doc), ClearingOptions(time_limit=0.5, mip_rel_gap=0))

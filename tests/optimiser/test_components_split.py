@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 from checker import check
@@ -12,7 +10,6 @@ from opt_helpers import EXACT, asset, bid, need, snap
 from optimiser import ClearingResult, clear, clear_components, load_snapshot, merge_results
 from optimiser.components import split_components
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 
 def _two_markets():
@@ -62,7 +59,7 @@ def test_merge_status_worst_wins():
 
 
 def test_clear_components_process_pool_matches():
-    from clearing import generate
+    from bench.clearing import generate
 
     doc = generate(150, seed=5, eso=False)
     doc["rules"]["primacy"] = "weighted"   # keep it quick; primacy is covered elsewhere
