@@ -274,6 +274,10 @@ REASON_TEXT = {
     "zone_mismatch": "asset outside the need's zone",
     "direction_not_supported": "asset cannot move in the need's direction",
     "no_deliverable_periods": "no period where the bid, the need and the asset all allow MW",
+    "indivisible_not_economic": "its minimum MW or all-or-nothing block did not pay against "
+                                "divisible offers",
+    "all_or_nothing_unavailable": "the all-or-nothing block includes a period the asset is "
+                                  "unavailable",
     "not_awarded": "not awarded",
 }
 
