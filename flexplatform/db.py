@@ -137,3 +137,17 @@ def get_session() -> Iterator[Session]:
     """FastAPI dependency: one transaction per request, committed before the response."""
     with unit_of_work() as session:
         yield session
+
+
+def reset_runtime() -> None:
+    """Forget the cached settings, engine, sessionmaker and task producer.
+
+    For code that changes ``FLEX_*`` in-process (the demo's fresh database, tests that
+    point the platform at another database): the next call reads the environment again.
+    """
+    from flexplatform import config, queue
+
+    if get_engine.cache_info().currsize:
+        get_engine().dispose()
+    for fn in (config.get_settings, get_engine, get_sessionmaker, queue.producer):
+        fn.cache_clear()

@@ -24,7 +24,6 @@ from flexplatform.competition.models import (
     Contract,
     Market,
     MarketStatus,
-    Need,
     NeedOutcome,
 )
 from flexplatform.competition.service import own_market

@@ -28,30 +28,31 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from flexplatform.db import reset_runtime
 from flexplatform.demo import data as dd
+from flexplatform.demo.plan import (
+    EXPECTED_UTILISATION,
+    LONDON,
+    STACKING_CMZ,
+    _r,
+    build_plan,
+    delivery_window,
+    window_profile,
+)
+from flexplatform.demo.report import (
+    report_carbon,
+    report_rejections,
+    report_round,
+    report_schedules,
+)
 
-LONDON = ZoneInfo("Europe/London")
 API = "/api/v1"
 TERMS = "demo-2025.1"
-
-#: Fraction of contracted availability expected to be called, per product.
-EXPECTED_UTILISATION = {"sustain": 1.0, "secure": 0.5, "dynamic": 0.1, "quick_reserve": 0.2,
-                        "dfs": 1.0}
-#: Companies known to provide NESO services in the sample (DFS through domestic portfolios,
-#: Quick Reserve through batteries/engines).
-ESO_PROVIDERS = ("Octopus Energy Limited", "OVO Energy Ltd", "Axle Energy Limited",
-                 "Conrad Energy Limited", "ZENOBE RENTAL 6 LIMITED", "Levelise Limited")
-FAST_CMZS = ("CMZ_LV_T7A_EM_937511", "CMZ_T2A_SWE_0002", "CMZ_T4A_EM_0012", "CMZ_T5B_SWE_0017",
-             "CMZ_T7A_EM_0033", "CMZ_T6B_SWE_0025")
-STACKING_CMZ = "CMZ_T4A_EM_0012"  # Dynamic need; the battery also bids NESO Quick Reserve
-
 
 class DemoError(RuntimeError):
     pass
@@ -93,17 +94,6 @@ class State:
 # ---------------------------------------------------------------------------------------------
 
 
-def _reset_caches() -> None:
-    from flexplatform import config, db, queue
-
-    try:
-        db.get_engine().dispose()
-    except Exception:  # noqa: BLE001 - nothing to dispose
-        pass
-    for fn in (config.get_settings, db.get_engine, db.get_sessionmaker, queue.producer):
-        fn.cache_clear()
-
-
 def _fresh_database(console: Console) -> None:
     """Delete the embedded SQLite file (never a configured database) and migrate."""
     from flexplatform.config import get_settings
@@ -112,7 +102,7 @@ def _fresh_database(console: Console) -> None:
     if s.database_url:
         raise DemoError("FLEX_DATABASE_URL is set: the demo refuses to wipe a configured "
                         "database (run with --no-fresh to add a market day to it)")
-    _reset_caches()
+    reset_runtime()
     path = (get_settings().var_dir / "flexplatform.db").resolve()
     for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         if p.exists():
@@ -166,137 +156,6 @@ def _company_number(i: int) -> str:
 
 def _slug(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())[:20] or "fsp"
-
-
-# ---------------------------------------------------------------------------------------------
-# Market day
-# ---------------------------------------------------------------------------------------------
-
-
-def delivery_window(today: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
-    """Tomorrow 16:00-20:00 Europe/London, in UTC."""
-    day = (today or dt.datetime.now(LONDON).date()) + dt.timedelta(days=1)
-    start = dt.datetime.combine(day, dt.time(16, 0), LONDON).astimezone(dt.UTC)
-    end = dt.datetime.combine(day, dt.time(20, 0), LONDON).astimezone(dt.UTC)
-    return start, end
-
-
-def _local_hhmm(t: dt.datetime) -> dt.time:
-    return t.astimezone(LONDON).time()
-
-
-def window_profile(periods: list[dt.datetime], start: dt.time | None, end: dt.time | None,
-                   mw: float) -> list[float]:
-    """``mw`` in the half-hours of ``periods`` (UTC starts) inside [start, end) local time."""
-    out = []
-    for p in periods:
-        t = _local_hhmm(p)
-        inside = start is None or end is None or (start <= t < end if start < end
-                                                  else (t >= start or t < end))
-        out.append(round(mw, 4) if inside else 0.0)
-    return out
-
-
-def _r(x: float, nd: int = 4) -> float:
-    return round(float(x), nd)
-
-
-def build_plan(fast: bool, periods: list[dt.datetime], rng: random.Random) -> dict[str, Any]:
-    """What to register and bid, from the NGED sample plus seeded synthetic portfolio."""
-    needs = [n for n in dd.load_needs() if not fast or n.cmz_code in FAST_CMZS]
-    cmzs = {n.cmz_code for n in needs}
-    # Needs: keep those that ask for something in the 16:00-20:00 window.
-    need_rows = []
-    for n in needs:
-        prof = window_profile(periods, n.window_start, n.window_end, n.peak_mw)
-        if max(prof) <= 0:
-            continue
-        need_rows.append((n, prof))
-    offers = [o for o in dd.load_offers() if o.cmz_code in cmzs and o.offered_mw > 0]
-    # Assets: one per (company, CMZ, technology); a portfolio offer's MW is shared across its
-    # technologies, split in proportion to installed MW.
-    installed = defaultdict(float)
-    for o in offers:
-        installed[(o.offer_id, o.company)] += o.installed_mw
-    assets: dict[tuple[str, str, str], dict[str, Any]] = {}
-    bids: list[dict[str, Any]] = []
-    for o in offers:
-        tech = dd.technology_map(o.technology)
-        share = o.installed_mw / installed[(o.offer_id, o.company)] if installed[
-            (o.offer_id, o.company)] > 0 else 1.0
-        mw = max(o.offered_mw * share, 0.001)
-        key = (o.company, o.cmz_code, tech)
-        spec = dd.TECHNOLOGIES[tech]
-        a = assets.setdefault(key, {
-            "company": o.company, "cmz": o.cmz_code, "technology": tech, "up_mw": 0.0,
-            "down_mw": 0.0, "real": True, "n_assets": o.number_of_assets,
-            "name": f"{o.company.split()[0]} {spec['name']} {o.cmz_code.split('_')[-1]}",
-        })
-        cap = max(mw, o.installed_mw)
-        if spec["can_up"]:
-            a["up_mw"] = max(a["up_mw"], _r(cap))
-        if spec["can_down"]:
-            a["down_mw"] = max(a["down_mw"], _r(cap))
-        bids.append({"asset": key, "cmz": o.cmz_code, "mw": _r(mw), "window": (o.window_start,
-                     o.window_end), "availability_price": o.availability_price,
-                     "utilisation_price": o.utilisation_price, "source": f"NGED {o.outcome}"})
-    # Synthetic competition: per CMZ, a few extra assets of the sample's companies, sized
-    # against the need and priced around NGED's ceiling.
-    companies = dd.companies()
-    per_cmz = 2 if fast else 4
-    techs = ["battery", "ev_charging", "heat_pump", "domestic_demand", "industrial_dsr",
-             "generator"]
-    for n, _prof in need_rows:
-        for j in range(per_cmz):
-            company = rng.choice([c for c in companies if "Solar" not in c])
-            tech = techs[(j + len(n.cmz_code)) % len(techs)]
-            key = (company, n.cmz_code, f"{tech}#s{j}")
-            size = _r(n.peak_mw * rng.uniform(0.25, 0.7))
-            spec = dd.TECHNOLOGIES[tech]
-            assets[key] = {"company": company, "cmz": n.cmz_code, "technology": tech,
-                           "up_mw": size if spec["can_up"] else 0.0,
-                           "down_mw": size if spec["can_down"] else 0.0, "real": False,
-                           "n_assets": 1, "name": f"{company.split()[0]} {spec['name']} "
-                                                  f"{n.cmz_code.split('_')[-1]} (S{j + 1})"}
-            bids.append({"asset": key, "cmz": n.cmz_code, "mw": size,
-                         "window": (n.window_start, n.window_end),
-                         "availability_price": n.ceiling_availability_price
-                         * rng.uniform(0.55, 1.0),
-                         "utilisation_price": n.ceiling_utilisation_price * rng.uniform(0.5, 1.0),
-                         "source": "synthetic"})
-    # NESO providers: large portfolios (>= 1 MW, the ESO products' minimum) in sample CMZs.
-    eso: list[dict[str, Any]] = []
-    cmz_list = sorted(cmzs)
-    n_eso = 6 if fast else 14
-    for j in range(n_eso):
-        company = ESO_PROVIDERS[j % len(ESO_PROVIDERS)]
-        tech = ["battery", "domestic_demand", "generator", "industrial_dsr"][j % 4]
-        if company.startswith("ZENOBE") or company.startswith("Levelise"):
-            tech = "battery"
-        if company.startswith("Conrad"):
-            tech = "generator"
-        cmz = cmz_list[(3 * j) % len(cmz_list)]
-        size = _r(rng.uniform(2.0, 12.0), 2)
-        key = (company, cmz, f"{tech}#eso{j}")
-        spec = dd.TECHNOLOGIES[tech]
-        assets[key] = {"company": company, "cmz": cmz, "technology": tech,
-                       "up_mw": size, "down_mw": size if spec["can_down"] else 0.0,
-                       "real": False, "n_assets": 1,
-                       "name": f"{company.split()[0]} {spec['name']} GB portfolio {j + 1}"}
-        product = "dfs" if tech in ("domestic_demand", "industrial_dsr") else "quick_reserve"
-        eso.append({"asset": key, "product": product, "mw": size,
-                    "availability_price": rng.uniform(2.0, 9.0) if product == "quick_reserve"
-                    else rng.uniform(0.5, 3.0),
-                    "utilisation_price": rng.uniform(120, 260) if product == "quick_reserve"
-                    else rng.uniform(900, 2800)})
-    # The stacking conflict: a 2 MW grid battery in the Dynamic CMZ bids both NGED Dynamic and
-    # NESO Quick Reserve for the same periods, cheaply enough to be wanted by both.
-    stack_key = ("ZENOBE RENTAL 6 LIMITED", STACKING_CMZ, "battery#stack")
-    assets[stack_key] = {"company": "ZENOBE RENTAL 6 LIMITED", "cmz": STACKING_CMZ,
-                         "technology": "battery", "up_mw": 2.0, "down_mw": 2.0, "real": False,
-                         "n_assets": 1, "name": "Zenobe grid battery 0012 (2 MW)"}
-    return {"needs": need_rows, "assets": assets, "bids": bids, "eso": eso,
-            "stack": stack_key}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -502,185 +361,6 @@ def stage_clear(api: Api, st: State, gate_close: dt.datetime, timeout: float = 9
         # Workers may be remote (FLEX_REDIS_URL): ask the scan again in case it ran early.
         if not rid:
             api("POST", "/clearings/run", st.admin)
-
-
-# ---------------------------------------------------------------------------------------------
-# Reporting
-# ---------------------------------------------------------------------------------------------
-
-
-def _short(name: str) -> str:
-    """NGED opportunity names without tranche, season and product prefixes."""
-    import re
-
-    return re.sub(r"^(T\d+[A-Z]? - )?((Winter|Summer) \d{4}(/\d{2})? - )?"
-                  r"(Sustain|Secure|Dynamic) - ", "", name)
-
-
-def _gbp(x: float) -> str:
-    return f"£{x:,.2f}"
-
-
-def report_schedules(api: Api, st: State, console: Console) -> dict[str, Any]:
-    dh = 0.5
-    totals: dict[str, Any] = {"mwh_by_tech": defaultdict(float), "delivered_by_tech":
-                              defaultdict(float), "direct_t": 0.0, "awarded_mwh": 0.0}
-    for mo, mk in st.markets.items():
-        sched = api("GET", f"/markets/{mk['id']}/schedule", st.mos[mo])
-        t = Table(title=f"{st.mos[mo].name}: cleared schedule ({mk['name']})",
-                  title_justify="left", show_lines=False)
-        for col in ("need", "product", "zone", "prio", "required MWh", "awarded MWh",
-                    "unmet MWh", "assets", "cost £"):
-            t.add_column(col, justify="right" if col not in ("need", "product", "zone")
-                         else "left", overflow="fold")
-        tot = defaultdict(float)
-        for n in sched["needs"]:
-            req = sum(p["required_mw"] for p in n["periods"]) * dh
-            awd = sum(p["awarded_mw"] for p in n["periods"]) * dh
-            cost = float(n["availability_cost_gbp"]) + float(n["expected_utilisation_cost_gbp"])
-            eu = float(st.needs[n["need_id"]]["expected_utilisation"])
-            for a in n["assets"]:
-                asset = st.asset_by_id.get(a["asset_id"], {})
-                mwh = sum(p["mw"] for p in a["periods"]) * dh
-                tech = asset.get("technology", "other")
-                totals["mwh_by_tech"][tech] += mwh
-                totals["delivered_by_tech"][tech] += mwh * eu
-                totals["direct_t"] += mwh * eu * asset.get("emission_t_per_mwh", 0.0)
-                totals["awarded_mwh"] += mwh
-            name = _short(n["name"])
-            t.add_row(name[:44], n["product"], n["zone"].removeprefix("CMZ_"),
-                      str(n["priority"]), f"{req:.3f}", f"{awd:.3f}", f"{n['unmet_mwh']:.3f}",
-                      str(len(n["assets"])), _gbp(cost))
-            tot["req"] += req
-            tot["awd"] += awd
-            tot["unmet"] += n["unmet_mwh"]
-            tot["cost"] += cost
-        t.add_section()
-        t.add_row("total", "", "", "", f"{tot['req']:.3f}", f"{tot['awd']:.3f}",
-                  f"{tot['unmet']:.3f}", "", _gbp(tot["cost"]), style="bold")
-        console.print(t)
-    return totals
-
-
-def report_round(api: Api, st: State, console: Console) -> None:
-    rnd = st.round or {}
-    res = api("GET", f"/clearings/{rnd['id']}/result", st.regulator)
-    snap = api("GET", f"/clearings/{rnd['id']}/snapshot", st.regulator)
-    t = Table(title="Clearing round (regulator's view)", title_justify="left", show_header=False)
-    t.add_column("", style="bold")
-    t.add_column("")
-    t.add_row("round", rnd["id"])
-    t.add_row("status", rnd["status"] + (f" ({rnd['error']})" if rnd.get("error") else ""))
-    t.add_row("solver status", str(rnd.get("solver_status")))
-    obj = rnd.get("objective")
-    t.add_row("objective", f"{obj:,.2f}" if isinstance(obj, (int, float)) else str(obj))
-    t.add_row("rule set", str(rnd.get("rule_set_version") or "default (ENA primacy, pay-as-bid)"))
-    t.add_row("snapshot", f"{len(snap.get('assets', []))} assets, {len(snap.get('needs', []))} "
-                          f"needs, {len(snap.get('bids', []))} bids, {len(snap.get('periods', []))}"
-                          f" periods; sha256 {str(rnd.get('snapshot_sha256'))[:16]}…")
-    t.add_row("solver timing", ", ".join(f"{k} {v:.3f}s" for k, v in rnd.get("timing", {}).items()))
-    t.add_row("awards / rejected", f"{len(res.get('awards', []))} bid-periods awarded, "
-                                   f"{len(res.get('rejected', []))} bids rejected")
-    for s in res.get("stages", []):
-        t.add_row(f"priority {s['priority']} stage", f"unmet {s['unmet_mwh']:.3f} MWh")
-    rules = snap.get("rules", {})
-    t.add_row("rules", f"primacy {rules.get('primacy')}, pricing {rules.get('pricing')}, "
-                       f"carbon £{rules.get('carbon_price')}/t, incompatible "
-                       + ", ".join("+".join(p) for p in rules.get("incompatible_products", [])))
-    console.print(t)
-
-
-def grid_intensity(periods: list[dt.datetime]) -> list[float]:
-    """gCO2/kWh for each period: the sample week's value at the same weekday and local time."""
-    series = dd.load_carbon_intensity()
-    by_key = {(ts.astimezone(LONDON).weekday(), ts.astimezone(LONDON).time()): v
-              for ts, v in series}
-    mean = sum(v for _, v in series) / len(series)
-    return [by_key.get((p.astimezone(LONDON).weekday(), p.astimezone(LONDON).time()), mean)
-            for p in periods]
-
-
-def report_carbon(st: State, totals: dict[str, Any], console: Console,
-                  carbon_price: float) -> None:
-    ci = grid_intensity(st.periods)
-    ci_mean = sum(ci) / len(ci)
-    t = Table(title="Carbon of the cleared flexibility", title_justify="left")
-    for col in ("technology", "awarded MWh", "expected delivered MWh", "direct tCO2",
-                "grid tCO2 displaced*"):
-        t.add_column(col, justify="right" if col != "technology" else "left")
-    direct_total = displaced_total = 0.0
-    for tech in sorted(totals["mwh_by_tech"]):
-        mwh = totals["mwh_by_tech"][tech]
-        dlv = totals["delivered_by_tech"][tech]
-        ef = dd.TECHNOLOGIES.get(tech, dd.TECHNOLOGIES["other"])["emission_t_per_mwh"]
-        direct = dlv * ef
-        # Demand turn-down and storage discharge at peak displace grid supply at the grid's
-        # intensity; a generator's own output does not (it *is* supply).
-        displaced = 0.0 if tech == "generator" else dlv * ci_mean / 1000.0
-        direct_total += direct
-        displaced_total += displaced
-        t.add_row(tech, f"{mwh:.3f}", f"{dlv:.3f}", f"{direct:.3f}", f"{displaced:.3f}")
-    t.add_section()
-    t.add_row("total", f"{totals['awarded_mwh']:.3f}",
-              f"{sum(totals['delivered_by_tech'].values()):.3f}", f"{direct_total:.3f}",
-              f"{displaced_total:.3f}", style="bold")
-    console.print(t)
-    console.print(
-        f"  grid carbon intensity for the window: {min(ci):.0f}-{max(ci):.0f} gCO2/kWh (mean "
-        f"{ci_mean:.0f}; NESO Carbon Intensity API, same weekday and time of the winter sample "
-        f"week; sample mean {dd.average_carbon_intensity_t_per_mwh() * 1000:.0f}).\n"
-        f"  direct emissions priced in clearing at £{carbon_price:.0f}/tCO2 = "
-        f"{_gbp(direct_total * carbon_price)}; *displaced = delivered MWh x grid intensity, an "
-        f"estimate (storage recharge and rebound not netted).")
-
-
-def report_rejections(api: Api, st: State, console: Console, extra: dict[str, Any],
-                      limit: int = 6) -> int:
-    rows = []
-    for company, p in st.fsps.items():
-        page = api("GET", "/bids?status=rejected&limit=1000", p)
-        for b in page["items"]:
-            rows.append((company, b))
-    order = {"stacking_conflict": 0, "primacy": 1, "capacity_used_by_other_awards": 2,
-             "outcompeted": 3}
-
-    def rank(item: tuple[str, dict[str, Any]]) -> tuple[int, int]:
-        codes = [r["code"] for r in item[1]["reasons"]]
-        return (0 if item[1]["id"] in st.conflict_bids else 1,
-                min((order.get(c, 9) for c in codes), default=9))
-
-    rows.sort(key=rank)
-    shown, seen_codes = [], set()
-    for company, b in rows:
-        key = tuple(r["code"] for r in b["reasons"])
-        if key in seen_codes and len(shown) >= 3 and b["id"] not in st.conflict_bids:
-            continue
-        seen_codes.add(key)
-        shown.append((company, b))
-        if len(shown) >= limit:
-            break
-    t = Table(title=f"Why bids were rejected ({len(rows)} rejected; a few, as each FSP sees them)",
-              title_justify="left", show_lines=True)
-    for col in ("FSP", "asset", "need", "£/MW/h", "rationale"):
-        t.add_column(col, overflow="fold")
-    for company, b in shown:
-        need = st.needs.get(b["need_id"], {})
-        asset = st.asset_by_id.get(b["asset_id"], {})
-        t.add_row(company, asset.get("name", b["asset_id"]),
-                  f"{need.get('mo', '?')} {need.get('product', '?')} "
-                  f"{str(need.get('zone', '')).removeprefix('CMZ_')}",
-                  f"{float(b['availability_price']):,.2f}",
-                  "\n".join(f"[bold]{r['code']}[/]: {r['message']}" for r in b["reasons"]))
-    console.print(t)
-    for chk in extra.get("checks", []):
-        if chk.get("conflicts"):
-            console.print(f"  pre-bid validation: {chk['conflicts']}")
-    if extra.get("refused"):
-        asset, v = extra["refused"]
-        msg = "; ".join(f"{p['code']}: {p['message']}" for p in v["problems"]) or "eligible"
-        console.print(f"  dry-run POST /bids/validate for {asset['name']} on an 'up' need: "
-                      f"eligible={v['eligible']} ({msg}); the FSP did not submit it.")
-    return len(rows)
 
 
 # ---------------------------------------------------------------------------------------------

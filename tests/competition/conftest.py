@@ -17,19 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from flexplatform.db import reset_runtime
 from tests.conftest import IN_CI, postgres_url
-
-CACHES = ("flexplatform.config:get_settings", "flexplatform.db:get_engine",
-          "flexplatform.db:get_sessionmaker", "flexplatform.queue:producer")
-
-
-def _clear_caches() -> None:
-    import importlib
-
-    for spec in CACHES:
-        mod, fn = spec.split(":")
-        getattr(importlib.import_module(mod), fn).cache_clear()
-
 
 def _redis_url() -> str | None:
     return os.environ.get("FLEX_TEST_REDIS_URL") or os.environ.get("FLEX_REDIS_URL")
@@ -77,7 +66,7 @@ def live(backend: str, mode: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
     else:
         monkeypatch.delenv("FLEX_REDIS_URL", raising=False)
         monkeypatch.setenv("FLEX_TASK_ALWAYS_EAGER", "true")
-    _clear_caches()
+    reset_runtime()
     migrate.upgrade(url)
     from flexplatform.db import unit_of_work
     from flexplatform.governance.service import seed_taxonomy
@@ -114,7 +103,4 @@ def live(backend: str, mode: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
     finally:
         if worker_ctx is not None:
             worker_ctx.__exit__(None, None, None)
-        from flexplatform.db import get_engine
-
-        get_engine().dispose()
-        _clear_caches()
+        reset_runtime()

@@ -8,12 +8,7 @@ import pytest
 from rich.console import Console
 from sqlalchemy import func, select
 
-
-def _clear_caches() -> None:
-    from flexplatform import config, db, queue
-
-    for fn in (config.get_settings, db.get_engine, db.get_sessionmaker, queue.producer):
-        fn.cache_clear()
+from flexplatform.db import reset_runtime
 
 
 @pytest.fixture
@@ -22,14 +17,9 @@ def embedded(tmp_path, monkeypatch):
     monkeypatch.delenv("FLEX_DATABASE_URL", raising=False)
     monkeypatch.delenv("FLEX_REDIS_URL", raising=False)
     monkeypatch.delenv("FLEX_TASK_ALWAYS_EAGER", raising=False)
-    _clear_caches()
+    reset_runtime()
     yield tmp_path / "var"
-    from flexplatform import db
-
-    try:
-        db.get_engine().dispose()
-    finally:
-        _clear_caches()
+    reset_runtime()
 
 
 def test_fast_demo_clears_a_market_day(embedded):
@@ -60,7 +50,7 @@ def test_fresh_refuses_a_configured_database(embedded, monkeypatch):
     from flexplatform.demo.run import run_demo
 
     monkeypatch.setenv("FLEX_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/never")
-    _clear_caches()
+    reset_runtime()
     out = io.StringIO()
     assert run_demo(fast=True, console=Console(file=out, width=120)) != 0
     assert "refuses to wipe" in out.getvalue()

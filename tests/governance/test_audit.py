@@ -83,13 +83,12 @@ def test_cli_verify(tmp_path, monkeypatch):
 
     from typer.testing import CliRunner
 
-    from flexplatform import config, db as dbmod
     from flexplatform.cli import app as cli
+    from flexplatform.db import reset_runtime
 
     monkeypatch.setenv("FLEX_VAR_DIR", str(tmp_path))
     monkeypatch.delenv("FLEX_DATABASE_URL", raising=False)
-    for fn in (config.get_settings, dbmod.get_engine, dbmod.get_sessionmaker):
-        fn.cache_clear()
+    reset_runtime()
     try:
         runner = CliRunner()
         assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
@@ -106,6 +105,4 @@ def test_cli_verify(tmp_path, monkeypatch):
         r = runner.invoke(cli, ["audit", "verify"])
         assert r.exit_code == 1 and "TAMPERED" in r.output
     finally:
-        dbmod.get_engine().dispose()
-        for fn in (config.get_settings, dbmod.get_engine, dbmod.get_sessionmaker):
-            fn.cache_clear()
+        reset_runtime()

@@ -3,7 +3,6 @@ delivered volume exactly the metered export, which keeps the arithmetic visible.
 from datetime import date
 from decimal import Decimal
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
