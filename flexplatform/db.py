@@ -9,12 +9,13 @@ once the data is durable (enqueueing a task, sending a webhook) is registered wi
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Enum, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -53,6 +54,14 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+
+def str_enum(cls: type[enum.Enum], length: int = 20) -> Enum:
+    """A Python enum stored as VARCHAR on both backends.
+
+    Non-native: adding a value is a code change, not a Postgres ALTER TYPE migration.
+    """
+    return Enum(cls, native_enum=False, length=length, validate_strings=True)
 
 
 class Base(DeclarativeBase):

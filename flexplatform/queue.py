@@ -8,16 +8,16 @@ worker would load them, and executed synchronously once the request has committe
 from __future__ import annotations
 
 import importlib
+import logging
 from functools import lru_cache
 from typing import Any
-
-import logging
 
 from celery import Celery
 
 from flexplatform.config import get_settings
 
-TASK_MODULES = ("workers.tasks",)
+# The worker entry point (its configured Celery app becomes current) and its tasks.
+TASK_MODULES = ("workers.app", "workers.tasks")
 log = logging.getLogger(__name__)
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -28,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from flexplatform.db import Base, utcnow
+from flexplatform.db import Base, str_enum, utcnow
 
 MONEY = Numeric(14, 4)
 
@@ -55,7 +54,7 @@ class Market(Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[MarketStatus] = mapped_column(
-        Enum(MarketStatus, native_enum=False, length=12), default=MarketStatus.draft
+        str_enum(MarketStatus, 12), default=MarketStatus.draft
     )
     gate_open_at: Mapped[dt.datetime] = mapped_column()
     gate_close_at: Mapped[dt.datetime] = mapped_column()
@@ -84,7 +83,7 @@ class Need(Base):
     product_code: Mapped[str] = mapped_column(ForeignKey("products.code"), index=True)
     zone_code: Mapped[str] = mapped_column(ForeignKey("zones.code"), index=True)
     direction: Mapped[NeedDirection] = mapped_column(
-        Enum(NeedDirection, native_enum=False, length=6)
+        str_enum(NeedDirection, 6)
     )
     priority: Mapped[int] = mapped_column(Integer, default=1)
     mw: Mapped[list[Any]] = mapped_column(JSON)
@@ -127,7 +126,7 @@ class Bid(Base):
     all_or_nothing: Mapped[bool] = mapped_column(default=False)
     exclusive_group: Mapped[str | None] = mapped_column(String(80), default=None)
     status: Mapped[BidStatus] = mapped_column(
-        Enum(BidStatus, native_enum=False, length=12), default=BidStatus.submitted
+        str_enum(BidStatus, 12), default=BidStatus.submitted
     )
     version: Mapped[int] = mapped_column(Integer, default=1)
     reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
@@ -166,7 +165,7 @@ class RuleSet(Base):
     rules: Mapped[dict[str, Any]] = mapped_column(JSON)
     rationale: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[RuleSetStatus] = mapped_column(
-        Enum(RuleSetStatus, native_enum=False, length=12), default=RuleSetStatus.proposed
+        str_enum(RuleSetStatus, 12), default=RuleSetStatus.proposed
     )
     effective_from: Mapped[dt.datetime] = mapped_column()
     proposed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("participants.id"))
@@ -189,7 +188,7 @@ class ClearingRound(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     status: Mapped[RoundStatus] = mapped_column(
-        Enum(RoundStatus, native_enum=False, length=12), default=RoundStatus.queued, index=True
+        str_enum(RoundStatus, 12), default=RoundStatus.queued, index=True
     )
     market_ids: Mapped[list[Any]] = mapped_column(JSON)
     rule_set_version: Mapped[int | None] = mapped_column(Integer, default=None)

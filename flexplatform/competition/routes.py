@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-
 import uuid
 from typing import Annotated, Any
 
@@ -12,11 +11,14 @@ from fastapi.responses import JSONResponse
 
 from flexplatform.auth import (
     AdminOnly,
+    Authenticated,
+    FspOnly,
     FspTrading,
+    MoOrFsp,
+    MoOrOversight,
     MoTrading,
     Public,
     SessionDep,
-    require,
 )
 from flexplatform.competition import results, rules, service
 from flexplatform.competition.models import BidStatus, IdempotencyRecord, MarketStatus
@@ -38,14 +40,9 @@ from flexplatform.competition.schemas import (
 )
 from flexplatform.config import get_settings
 from flexplatform.errors import Conflict
-from flexplatform.registration.models import Role
-from flexplatform.registration.schemas import Page
+from flexplatform.pagination import Limit, Offset, Page, page
 
 router = APIRouter()
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
-AnyRole = Annotated[Any, require(Role.mo, Role.fsp, Role.regulator, Role.admin)]
-Oversight = Annotated[Any, require(Role.regulator, Role.admin)]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
@@ -81,11 +78,10 @@ def create_market(body: MarketIn, session: SessionDep, who: MoTrading):
 
 @router.get("/markets", response_model=Page[MarketOut], tags=["markets"],
             summary="Markets: an MO its own; FSPs all but drafts; regulator and admin all")
-def list_markets(session: SessionDep, who: AnyRole, status: MarketStatus | None = None,
+def list_markets(session: SessionDep, who: Authenticated, status: MarketStatus | None = None,
                  limit: Limit = 100, offset: Offset = 0):
     rows, total = service.list_markets(session, who, status, limit, offset)
-    return Page[MarketOut](items=[MarketOut.model_validate(m) for m in rows], total=total,
-                           limit=limit, offset=offset)
+    return page(MarketOut, rows, total, limit, offset)
 
 
 @router.get("/markets/{market_id}", response_model=MarketOut, tags=["markets"],
@@ -110,7 +106,7 @@ def cancel_market(market_id: uuid.UUID, session: SessionDep, who: MoTrading):
             summary="Cleared schedule per need: awards per period per asset, cost, unmet, "
                     "prices (its mo, regulator, admin)")
 def schedule(market_id: uuid.UUID, session: SessionDep,
-             who: Annotated[Any, require(Role.mo, Role.regulator, Role.admin)]):
+             who: MoOrOversight):
     return results.schedule(session, market_id, who)
 
 
@@ -143,24 +139,23 @@ async def submit_bulk(request: Request, session: SessionDep, who: FspTrading,
 
 @router.post("/bids/validate", response_model=BidValidation, tags=["bids"],
              summary="Would this bid be eligible, and what would it conflict with? (fsp)")
-def validate_bid(body: BidIn, session: SessionDep, who: Annotated[Any, require(Role.fsp)]):
+def validate_bid(body: BidIn, session: SessionDep, who: FspOnly):
     return service.validate_bid(session, body, who)
 
 
 @router.get("/bids", response_model=Page[BidOut], tags=["bids"],
             summary="Bids: an FSP its own; an MO those on its market after gate closure; "
                     "regulator and admin all")
-def list_bids(session: SessionDep, who: AnyRole, market_id: uuid.UUID | None = None,
+def list_bids(session: SessionDep, who: Authenticated, market_id: uuid.UUID | None = None,
               status: BidStatus | None = None, limit: Limit = 100, offset: Offset = 0):
     rows, total = service.list_bids(session, who, market_id, status, limit, offset)
-    return Page[BidOut](items=[BidOut.model_validate(b) for b in rows], total=total,
-                        limit=limit, offset=offset)
+    return page(BidOut, rows, total, limit, offset)
 
 
 @router.get("/bids/{bid_id}", response_model=BidOut, tags=["bids"],
             summary="One bid with its status and rejection reasons (its fsp; the need's mo "
                     "after gate closure; regulator; admin)")
-def get_bid(bid_id: uuid.UUID, session: SessionDep, who: AnyRole):
+def get_bid(bid_id: uuid.UUID, session: SessionDep, who: Authenticated):
     return BidOut.model_validate(service.read_bid(session, bid_id, who))
 
 
@@ -179,11 +174,10 @@ def withdraw_bid(bid_id: uuid.UUID, session: SessionDep, who: FspTrading):
 @router.get("/awards", response_model=Page[AwardOut], tags=["results"],
             summary="Contracts (awards per bid-period): an FSP its own, an MO its own, "
                     "regulator and admin all")
-def awards(session: SessionDep, who: AnyRole, market_id: uuid.UUID | None = None,
+def awards(session: SessionDep, who: Authenticated, market_id: uuid.UUID | None = None,
            limit: Annotated[int, Query(ge=1, le=10000)] = 1000, offset: Offset = 0):
     rows, total = results.awards(session, who, market_id, limit, offset)
-    return Page[AwardOut](items=[AwardOut.model_validate(r) for r in rows], total=total,
-                          limit=limit, offset=offset)
+    return page(AwardOut, rows, total, limit, offset)
 
 
 # --- rules ------------------------------------------------------------------------------
@@ -222,25 +216,25 @@ def reject_rules(version: int, session: SessionDep, who: AdminOnly):
 
 @router.get("/clearings", response_model=list[ClearingOut], tags=["results"],
             summary="Clearing rounds the caller took part in (all for regulator, admin)")
-def clearings(session: SessionDep, who: AnyRole, limit: Limit = 100, offset: Offset = 0):
+def clearings(session: SessionDep, who: Authenticated, limit: Limit = 100, offset: Offset = 0):
     return [ClearingOut.model_validate(r) for r in results.rounds(session, who, limit, offset)]
 
 
 @router.get("/clearings/{round_id}", response_model=ClearingOut, tags=["results"],
             summary="One clearing round (participants in it, regulator, admin)")
-def clearing(round_id: uuid.UUID, session: SessionDep, who: AnyRole):
+def clearing(round_id: uuid.UUID, session: SessionDep, who: Authenticated):
     return ClearingOut.model_validate(results.round_for(session, round_id, who))
 
 
 @router.get("/clearings/{round_id}/snapshot", tags=["results"],
             summary="The exact snapshot solved (regulator, admin: whole; MO, FSP: their part)")
-def clearing_snapshot(round_id: uuid.UUID, session: SessionDep, who: AnyRole):
+def clearing_snapshot(round_id: uuid.UUID, session: SessionDep, who: Authenticated):
     return results.document(session, round_id, who, "snapshot")
 
 
 @router.get("/clearings/{round_id}/result", tags=["results"],
             summary="The exact result (regulator, admin: whole; MO, FSP: their part)")
-def clearing_result(round_id: uuid.UUID, session: SessionDep, who: AnyRole):
+def clearing_result(round_id: uuid.UUID, session: SessionDep, who: Authenticated):
     return results.document(session, round_id, who, "result")
 
 
@@ -256,7 +250,7 @@ def run_clearing(session: SessionDep, who: AdminOnly):
 
 @router.get("/notifications", response_model=list[NotificationOut], tags=["notifications"],
             summary="The caller's notifications, newest first (mo, fsp)")
-def notifications(session: SessionDep, who: Annotated[Any, require(Role.mo, Role.fsp)],
+def notifications(session: SessionDep, who: MoOrFsp,
                   limit: Limit = 100, offset: Offset = 0):
     return [NotificationOut.model_validate(n) for n in list_for(session, who.id, limit, offset)]
 

@@ -8,13 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from flexplatform.auth import Public, SessionDep, require
+from flexplatform.auth import FspOnly, Public, SessionDep
 from flexplatform.competition.models import NeedDirection
 from flexplatform.errors import InvalidInput, NotFound, field_error
 from flexplatform.exploration import service
 from flexplatform.exploration.schemas import CatalogueNeed, Opportunities
-from flexplatform.registration.models import Role
-from flexplatform.registration.schemas import Page
+from flexplatform.pagination import Page
 from flexplatform.registration.service import get_own_asset
 
 router = APIRouter()
@@ -56,6 +55,6 @@ def catalogue_need(need_id: uuid.UUID, session: SessionDep, who: Public):
             tags=["exploration"],
             summary="Every open need the asset qualifies for, and why not for the rest (its fsp)")
 def opportunities(asset_id: uuid.UUID, session: SessionDep,
-                  who: Annotated[object, require(Role.fsp)]):
-    asset = get_own_asset(session, asset_id, who)  # type: ignore[arg-type]
+                  who: FspOnly):
+    asset = get_own_asset(session, asset_id, who)
     return service.opportunities(session, asset)

@@ -11,10 +11,10 @@ import enum
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Enum, Float, ForeignKey, Integer, String, Uuid
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from flexplatform.db import Base, utcnow
+from flexplatform.db import Base, str_enum, utcnow
 
 
 class Direction(str, enum.Enum):
@@ -45,7 +45,7 @@ class Product(Base):
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     operator_kind: Mapped[str] = mapped_column(String(10))  # dso | eso | supplier
-    direction: Mapped[Direction] = mapped_column(Enum(Direction, native_enum=False, length=10))
+    direction: Mapped[Direction] = mapped_column(str_enum(Direction, 10))
     notice_minutes: Mapped[int] = mapped_column(Integer)
     min_utilisation_minutes: Mapped[int] = mapped_column(Integer)
     max_utilisation_minutes: Mapped[int] = mapped_column(Integer)
@@ -63,7 +63,7 @@ class Zone(Base):
 
     code: Mapped[str] = mapped_column(String(60), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[ZoneKind] = mapped_column(Enum(ZoneKind, native_enum=False, length=12))
+    kind: Mapped[ZoneKind] = mapped_column(str_enum(ZoneKind, 12))
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("zones.code"), default=None)
     dso: Mapped[str | None] = mapped_column(String(60), default=None)
     operator_id: Mapped[uuid.UUID | None] = mapped_column(

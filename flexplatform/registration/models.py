@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -21,13 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from flexplatform.db import Base, utcnow
-
-
-def _enum(cls: type[enum.Enum], length: int = 20) -> Enum:
-    # Non-native enums: a CHECK-free VARCHAR on both backends, so adding a value is a data
-    # change, not a Postgres ALTER TYPE migration.
-    return Enum(cls, native_enum=False, length=length, validate_strings=True)
+from flexplatform.db import Base, str_enum, utcnow
 
 
 class Role(str, enum.Enum):
@@ -71,12 +64,12 @@ class Participant(Base):
     __tablename__ = "participants"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    role: Mapped[Role] = mapped_column(_enum(Role, 12), index=True)
+    role: Mapped[Role] = mapped_column(str_enum(Role, 12), index=True)
     legal_name: Mapped[str] = mapped_column(String(200))
     company_number: Mapped[str | None] = mapped_column(String(20), default=None)
     billing_contact: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[ParticipantStatus] = mapped_column(
-        _enum(ParticipantStatus, 12), default=ParticipantStatus.active
+        str_enum(ParticipantStatus, 12), default=ParticipantStatus.active
     )
     terms_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("terms_versions.id"), default=None
@@ -132,7 +125,7 @@ class Asset(Base):
     latitude: Mapped[float | None] = mapped_column(Float, default=None)
     longitude: Mapped[float | None] = mapped_column(Float, default=None)
     technology_code: Mapped[str] = mapped_column(ForeignKey("technology_types.code"))
-    status: Mapped[AssetStatus] = mapped_column(_enum(AssetStatus), default=AssetStatus.operational)
+    status: Mapped[AssetStatus] = mapped_column(str_enum(AssetStatus), default=AssetStatus.operational)
     up_mw: Mapped[float] = mapped_column(Float, default=0.0)
     down_mw: Mapped[float] = mapped_column(Float, default=0.0)
     energy_mwh: Mapped[float | None] = mapped_column(Float, default=None)
@@ -156,6 +149,6 @@ class Prequalification(Base):
     product_code: Mapped[str] = mapped_column(
         ForeignKey("products.code", ondelete="CASCADE"), primary_key=True, index=True
     )
-    status: Mapped[PrequalStatus] = mapped_column(_enum(PrequalStatus, 12))
+    status: Mapped[PrequalStatus] = mapped_column(str_enum(PrequalStatus, 12))
     reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
     computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from flexplatform.auth import (
+    AdminMoOrFsp,
     AdminOnly,
     AdminOrRegulator,
     Authenticated,
     FspOrOversight,
     FspTrading,
+    MoOrFsp,
     Public,
     SessionDep,
     current_terms,
-    require,
 )
 from flexplatform.config import get_settings
 from flexplatform.errors import NotFound
+from flexplatform.pagination import Limit, Offset, Page, page
 from flexplatform.registration import service
 from flexplatform.registration.models import AssetStatus, Role
 from flexplatform.registration.schemas import (
@@ -31,7 +32,6 @@ from flexplatform.registration.schemas import (
     AssetCreate,
     AssetOut,
     AssetUpdate,
-    Page,
     ParticipantCreate,
     ParticipantCreated,
     ParticipantOut,
@@ -44,9 +44,6 @@ from flexplatform.registration.schemas import (
 )
 
 router = APIRouter()
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
-FspReader = Annotated[object, require(Role.fsp, Role.mo, Role.regulator, Role.admin)]
 
 
 @router.post("/participants", status_code=201, response_model=ParticipantCreated,
@@ -61,8 +58,7 @@ def create_participant(body: ParticipantCreate, session: SessionDep, who: AdminO
 def list_participants(session: SessionDep, who: AdminOrRegulator, role: Role | None = None,
                       limit: Limit = 100, offset: Offset = 0):
     rows, total = service.list_participants(session, role, limit, offset)
-    return Page[ParticipantOut](items=[ParticipantOut.model_validate(r) for r in rows],
-                                total=total, limit=limit, offset=offset)
+    return page(ParticipantOut, rows, total, limit, offset)
 
 
 @router.get("/me", response_model=ParticipantOut, tags=["participants"],
@@ -74,8 +70,8 @@ def me(who: Authenticated):
 @router.put("/me/webhook", tags=["participants"],
             summary="Register or clear the caller's notification webhook (mo, fsp)")
 def set_webhook(body: WebhookSettings, session: SessionDep,
-                who: Annotated[object, require(Role.mo, Role.fsp)]):
-    p, secret = service.set_webhook(session, who, body.url)  # type: ignore[arg-type]
+                who: MoOrFsp):
+    p, secret = service.set_webhook(session, who, body.url)
     return {"url": p.webhook_url, "signing_secret": secret,
             "note": "HMAC-SHA256 of the raw body with this secret is sent as "
                     "X-Flex-Signature: sha256=<hex>; the secret is shown once"}
@@ -90,32 +86,32 @@ def get_participant(pid: uuid.UUID, session: SessionDep, who: Authenticated):
 @router.patch("/participants/{pid}", response_model=ParticipantOut, tags=["participants"],
               summary="Update a participant (admin; a participant may update its own details)")
 def update_participant(pid: uuid.UUID, body: ParticipantUpdate, session: SessionDep,
-                       who: Annotated[object, require(Role.admin, Role.mo, Role.fsp)]):
-    return ParticipantOut.model_validate(service.update_participant(session, pid, body, who))  # type: ignore[arg-type]
+                       who: AdminMoOrFsp):
+    return ParticipantOut.model_validate(service.update_participant(session, pid, body, who))
 
 
 @router.get("/participants/{pid}/api-keys", response_model=list[ApiKeyOut], tags=["api keys"],
             summary="List a participant's keys (admin, or the participant itself)")
 def list_keys(pid: uuid.UUID, session: SessionDep,
-              who: Annotated[object, require(Role.admin, Role.mo, Role.fsp, Role.regulator)]):
-    return [ApiKeyOut.model_validate(k) for k in service.list_keys(session, pid, who)]  # type: ignore[arg-type]
+              who: Authenticated):
+    return [ApiKeyOut.model_validate(k) for k in service.list_keys(session, pid, who)]
 
 
 @router.post("/participants/{pid}/api-keys", status_code=201, response_model=ApiKeyCreated,
              tags=["api keys"], summary="Issue a key (admin, or the participant itself)")
 def create_key(pid: uuid.UUID, body: ApiKeyCreate, session: SessionDep,
-               who: Annotated[object, require(Role.admin, Role.mo, Role.fsp, Role.regulator)]):
-    if not who.is_(Role.admin) and pid != who.id:  # type: ignore[attr-defined]
+               who: Authenticated):
+    if not who.is_(Role.admin) and pid != who.id:
         raise NotFound(f"participant {pid} not found")
-    key, full = service.create_key(session, pid, body.label, who)  # type: ignore[arg-type]
+    key, full = service.create_key(session, pid, body.label, who)
     return ApiKeyCreated(key=ApiKeyOut.model_validate(key), api_key=full)
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyOut, tags=["api keys"],
                summary="Revoke a key (admin, or the key's participant)")
 def revoke_key(key_id: uuid.UUID, session: SessionDep,
-               who: Annotated[object, require(Role.admin, Role.mo, Role.fsp, Role.regulator)]):
-    return ApiKeyOut.model_validate(service.revoke_key(session, key_id, who))  # type: ignore[arg-type]
+               who: Authenticated):
+    return ApiKeyOut.model_validate(service.revoke_key(session, key_id, who))
 
 
 @router.post("/terms", status_code=201, response_model=TermsOut, tags=["terms"],
@@ -142,8 +138,8 @@ def terms_version(version: str, session: SessionDep, who: Public):
 @router.post("/terms/{version}/accept", response_model=TermsAcceptanceOut, tags=["terms"],
              summary="Accept the terms in force (mo, fsp)")
 def accept_terms(version: str, session: SessionDep,
-                 who: Annotated[object, require(Role.mo, Role.fsp)]):
-    acc = service.accept_terms(session, version, who)  # type: ignore[arg-type]
+                 who: MoOrFsp):
+    acc = service.accept_terms(session, version, who)
     return TermsAcceptanceOut(participant_id=acc.participant_id, version=version,
                               accepted_at=acc.accepted_at)
 
@@ -164,17 +160,16 @@ def bulk_create_assets(body: AssetBulkCreate, session: SessionDep, who: FspTradi
 @router.get("/assets", response_model=Page[AssetOut], tags=["assets"],
             summary="List assets: an FSP its own, an MO those bidding on its needs, "
                     "regulator and admin all")
-def list_assets(session: SessionDep, who: FspReader, limit: Limit = 100, offset: Offset = 0,
+def list_assets(session: SessionDep, who: Authenticated, limit: Limit = 100, offset: Offset = 0,
                 status: AssetStatus | None = None, zone: str | None = None):
-    rows, total = service.list_assets(session, who, limit, offset, status, zone)  # type: ignore[arg-type]
-    return Page[AssetOut](items=[AssetOut.model_validate(r) for r in rows], total=total,
-                          limit=limit, offset=offset)
+    rows, total = service.list_assets(session, who, limit, offset, status, zone)
+    return page(AssetOut, rows, total, limit, offset)
 
 
 @router.get("/assets/{asset_id}", response_model=AssetOut, tags=["assets"],
             summary="One asset (its FSP; MOs it bid to; regulator; admin)")
-def get_asset(asset_id: uuid.UUID, session: SessionDep, who: FspReader):
-    return AssetOut.model_validate(service.get_asset(session, asset_id, who))  # type: ignore[arg-type]
+def get_asset(asset_id: uuid.UUID, session: SessionDep, who: Authenticated):
+    return AssetOut.model_validate(service.get_asset(session, asset_id, who))
 
 
 @router.patch("/assets/{asset_id}", response_model=AssetOut, tags=["assets"],

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any, Generic, Self, TypeVar
+from typing import Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
@@ -18,8 +18,8 @@ from pydantic import (
     model_validator,
 )
 
-from flexplatform.registration.mpan import mpan_problem
 from flexplatform.registration.models import AssetStatus, ParticipantStatus, PrequalStatus, Role
+from flexplatform.registration.mpan import mpan_problem
 
 
 class Input(BaseModel):
@@ -231,13 +231,3 @@ class PrequalOut(Output):
     status: PrequalStatus
     reasons: list[dict[str, str]]
     computed_at: dt.datetime
-
-
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    total: int
-    limit: int
-    offset: int

@@ -7,10 +7,10 @@ Create Date: 2026-11-29 04:53:51.669197
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import flexplatform.db
+from alembic import op
 
+import flexplatform.db
 
 revision = '0001'
 down_revision = None

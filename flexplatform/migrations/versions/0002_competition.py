@@ -6,10 +6,10 @@ Create Date: 2026-11-29 04:57:23.375710
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import flexplatform.db
+from alembic import op
 
+import flexplatform.db
 
 revision = '0002'
 down_revision = '0001'
