@@ -39,13 +39,18 @@ def postgres_url() -> str | None:
     return url if url and url.startswith("postgresql") else None
 
 
+def missing_service(reason: str) -> None:
+    """A real service is not there: a failure under CI=true, a skip on a bare machine."""
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
 def require_postgres() -> str:
     url = postgres_url()
     if url is None:
-        if IN_CI:
-            pytest.fail("CI=true but no Postgres URL (FLEX_TEST_POSTGRES_URL/FLEX_DATABASE_URL)")
-        pytest.skip("no Postgres configured (set FLEX_TEST_POSTGRES_URL)")
-    return url
+        missing_service("no Postgres configured (FLEX_TEST_POSTGRES_URL/FLEX_DATABASE_URL)")
+    return url  # type: ignore[return-value]
 
 
 def fresh_postgres(url: str) -> Engine:
@@ -55,9 +60,7 @@ def fresh_postgres(url: str) -> Engine:
             conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
     except Exception as e:  # unreachable server
-        if IN_CI:
-            pytest.fail(f"CI=true but Postgres is unreachable: {e}")
-        pytest.skip(f"Postgres unreachable: {e}")
+        missing_service(f"Postgres is unreachable: {e}")
     return engine
 
 
@@ -151,10 +154,10 @@ def client(app: Any, connection: Any) -> Iterator[TestClient]:
 
 @pytest.fixture
 def terms(db: Session) -> str:
+    import datetime as dt
+
     from flexplatform.registration.schemas import TermsCreate
     from flexplatform.registration.service import create_terms
-
-    import datetime as dt
 
     tv = create_terms(db, TermsCreate(version="T-2026.1", title="Market terms",
                                       body="The participant agrees to the market rules.",

@@ -45,8 +45,14 @@ def clear_round(self, round_id: str) -> dict:  # type: ignore[no-untyped-def]
         with unit_of_work() as s:
             clearing.fail(s, rid, str(e))
         return {"round": round_id, "status": "failed"}
-    result = clear(snap, ClearingOptions(time_limit=settings.solver_time_limit,
-                                         mip_rel_gap=settings.solver_mip_gap))
+    try:
+        result = clear(snap, ClearingOptions(time_limit=settings.solver_time_limit,
+                                             mip_rel_gap=settings.solver_mip_gap))
+    except Exception as e:  # a solver crash is the round's outcome, recorded, not retried
+        log.exception("clearing round %s: solver failed", round_id)
+        with unit_of_work() as s:
+            clearing.fail(s, rid, f"solver failed: {e!r}")
+        return {"round": round_id, "status": "failed"}
     doc = result.to_dict()
     with unit_of_work() as s:
         clearing.store(s, rid, doc)

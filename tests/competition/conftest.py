@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from flexplatform.db import reset_runtime
-from tests.conftest import IN_CI, postgres_url
+from tests.conftest import fresh_postgres, missing_service, require_postgres
+
 
 def _redis_url() -> str | None:
     return os.environ.get("FLEX_TEST_REDIS_URL") or os.environ.get("FLEX_REDIS_URL")
@@ -27,9 +28,7 @@ def _redis_url() -> str | None:
 @pytest.fixture(scope="module", params=["eager", "worker"])
 def mode(request: pytest.FixtureRequest) -> str:
     if request.param == "worker" and not _redis_url():
-        if IN_CI:
-            pytest.fail("CI=true but no Redis URL (FLEX_REDIS_URL)")
-        pytest.skip("no Redis configured for the real-worker run (set FLEX_REDIS_URL)")
+        missing_service("no Redis configured for the real-worker run (FLEX_REDIS_URL)")
     return request.param
 
 
@@ -42,22 +41,14 @@ def live(backend: str, mode: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'live.db'}"
     else:
-        base = postgres_url()
-        if base is None:
-            if IN_CI:
-                pytest.fail("CI=true but no Postgres URL")
-            pytest.skip("no Postgres configured")
+        base = require_postgres()
         url = base.rsplit("/", 1)[0] + "/flex_test_live"
         admin = make_engine(base.rsplit("/", 1)[0] + "/postgres")
         with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
             if not c.scalar(text("SELECT 1 FROM pg_database WHERE datname='flex_test_live'")):
                 c.execute(text("CREATE DATABASE flex_test_live"))
         admin.dispose()
-        eng = make_engine(url)
-        with eng.begin() as c:
-            c.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            c.execute(text("CREATE SCHEMA public"))
-        eng.dispose()
+        fresh_postgres(url).dispose()
     monkeypatch.setenv("FLEX_DATABASE_URL", url)
     monkeypatch.setenv("FLEX_VAR_DIR", str(tmp_path))
     if mode == "worker":
@@ -92,6 +83,7 @@ def live(backend: str, mode: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
         queue.producer.cache_clear()
         prod = queue.producer()
         prod.conf.broker_transport_options = capp.conf.broker_transport_options
+        prod.conf.result_backend_transport_options = capp.conf.broker_transport_options
         worker_ctx = start_worker(capp, pool="solo", concurrency=1, perform_ping_check=False,
                                   shutdown_timeout=30)
         worker_ctx.__enter__()
@@ -104,3 +96,12 @@ def live(backend: str, mode: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
         if worker_ctx is not None:
             worker_ctx.__exit__(None, None, None)
         reset_runtime()
+
+
+def run_task(name: str, **kw: Any) -> None:
+    """Enqueue and wait: in-process it has already run; on the worker, wait for its result."""
+    from flexplatform.queue import enqueue, producer
+
+    task_id = enqueue(name, **kw)
+    if task_id is not None:
+        producer().AsyncResult(task_id).get(timeout=60)

@@ -12,6 +12,7 @@ import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from flexplatform.registration.mpan import make_mpan
+from tests.competition.conftest import run_task
 
 API = "/api/v1"
 
@@ -195,12 +196,9 @@ def test_market_day(live):
     assert json.loads(body)["payload"]["round_id"] == rid
 
     # Running the round again changes nothing (idempotent task).
-    from flexplatform.queue import enqueue
-
     before = c.get(f"{API}/awards", headers=p["reg"]["h"]).json()["total"]
-    enqueue("flex.competition.clear_round", round_id=rid)
-    enqueue("flex.competition.scan_gate_closures")
-    time.sleep(1.0 if live["mode"] == "worker" else 0)
+    run_task("flex.competition.clear_round", round_id=rid)
+    run_task("flex.competition.scan_gate_closures")
     assert c.get(f"{API}/awards", headers=p["reg"]["h"]).json()["total"] == before
     assert len(c.get(f"{API}/clearings", headers=p["reg"]["h"]).json()) == 1
     v = c.get(f"{API}/audit/verify", headers=p["reg"]["h"]).json()

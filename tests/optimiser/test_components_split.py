@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-
 import pytest
 from checker import check
 from opt_helpers import EXACT, asset, bid, need, snap
 
 from optimiser import ClearingResult, clear, clear_components, load_snapshot, merge_results
 from optimiser.components import split_components
-
 
 
 def _two_markets():

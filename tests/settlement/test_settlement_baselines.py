@@ -6,11 +6,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from settlement import (BL01, AssetCapacity, GBCalendar, MeterData, Nominated, ProductBaselines,
-                        ReferenceProfile, XofY, Zero, make_baseline, verify)
+from settlement import (
+    BL01,
+    AssetCapacity,
+    GBCalendar,
+    MeterData,
+    Nominated,
+    ProductBaselines,
+    ReferenceProfile,
+    XofY,
+    Zero,
+    make_baseline,
+    verify,
+)
 from settlement.baselines import BaselineContext, Targets
 from settlement.periods import from_settlement_period
-
 from tests.settlement._helpers import instruction, readings
 
 

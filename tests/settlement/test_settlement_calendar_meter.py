@@ -6,7 +6,6 @@ import pytest
 
 from settlement import GBCalendar, MeterData, bank_holidays, is_working_day
 from settlement.periods import SettlementPeriodError
-
 from tests.settlement._helpers import readings
 
 

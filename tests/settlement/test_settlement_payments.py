@@ -8,10 +8,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from settlement import (FLAT, SSEN_TIERS, AssetCapacity, MeterData, PaymentRules, PenaltyTerms,
-                        PerformanceTiers, ProductBaselines, Tier, Zero, availability_lines,
-                        build_statements, money, penalty_lines, utilisation_lines, verify)
-
+from settlement import (
+    FLAT,
+    SSEN_TIERS,
+    AssetCapacity,
+    MeterData,
+    PaymentRules,
+    PenaltyTerms,
+    PerformanceTiers,
+    ProductBaselines,
+    Tier,
+    Zero,
+    availability_lines,
+    build_statements,
+    money,
+    penalty_lines,
+    utilisation_lines,
+    verify,
+)
 from tests.settlement._helpers import instruction, readings
 
 DAY = date(2024, 1, 18)

@@ -7,9 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from settlement import (SettlementPeriodError, from_settlement_period, from_settlement_periods,
-                        period_starts, periods_in_day, to_settlement_period,
-                        to_settlement_periods)
+from settlement import (
+    SettlementPeriodError,
+    from_settlement_period,
+    from_settlement_periods,
+    period_starts,
+    periods_in_day,
+    to_settlement_period,
+    to_settlement_periods,
+)
 from settlement.periods import clock_slots
 
 UTC = timezone.utc
