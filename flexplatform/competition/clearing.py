@@ -18,7 +18,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from flexplatform import audit
@@ -36,7 +36,7 @@ from flexplatform.competition.models import (
     Notification,
     RoundStatus,
 )
-from flexplatform.db import after_commit, utcnow
+from flexplatform.db import after_commit, bulk_insert, utcnow
 from flexplatform.governance.models import Product
 from flexplatform.registration.models import Asset, AssetStatus
 
@@ -219,8 +219,7 @@ def store(session: Session, round_id: uuid.UUID, result: dict[str, Any]) -> bool
             "availability_price": Decimal(str(a["price"])).quantize(Decimal("0.0001")),
             "utilisation_price": b.utilisation_price, "status": "active",
         })
-    for i in range(0, len(rows), 5000):
-        session.execute(insert(Contract), rows[i : i + 5000])
+    bulk_insert(session, Contract, rows)
     unmet = {(uuid.UUID(u["need"]), u["period"]): u["mw"] for u in result["unmet"]}
     prices = {(uuid.UUID(p["need"]), p["period"]): p for p in result["prices"]}
     outcomes = []
@@ -236,8 +235,7 @@ def store(session: Session, round_id: uuid.UUID, result: dict[str, Any]) -> bool
                 "unmet_mw": unmet.get((nid, t), 0.0),
                 "clearing_price": p.get("clearing_price"), "marginal_cost": p.get("marginal_cost"),
             })
-    for i in range(0, len(outcomes), 5000):
-        session.execute(insert(NeedOutcome), outcomes[i : i + 5000])
+    bulk_insert(session, NeedOutcome, outcomes)
     reasons = {uuid.UUID(r["bid"]): r["reasons"] for r in result["rejected"]}
     for bid_id, b in bids.items():
         if b.status not in LIVE_BID:

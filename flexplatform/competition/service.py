@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from flexplatform import audit
@@ -28,7 +28,7 @@ from flexplatform.competition.models import (
     Need,
 )
 from flexplatform.competition.schemas import BidAmend, BidIn, MarketIn, NeedIn
-from flexplatform.db import utcnow
+from flexplatform.db import bulk_insert, utcnow
 from flexplatform.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from flexplatform.governance.models import Direction, Product, Zone, ZoneKind
 from flexplatform.registration.models import Asset, Prequalification, PrequalStatus, Role
@@ -265,8 +265,7 @@ def submit_bulk(session: Session, rows: list[Any], who: Principal, max_rows: int
         raise InvalidInput(f"{len(errors)} problem(s) in the batch; no bid was stored",
                            errors=errors[:MAX_REPORTED], error_count=len(errors))
     values = [_values(b, who.id, ctx.needs[b.need_id][1].id, now) for _, b in parsed]
-    for i in range(0, len(values), 5000):
-        session.execute(insert(Bid), values[i : i + 5000])
+    bulk_insert(session, Bid, values)
     audit.record(session, who.actor, "bid.bulk_submit", "bid", None,
                  {"count": len(values), "markets": sorted({str(v["market_id"]) for v in values})})
     return [v["id"] for v in values]

@@ -12,12 +12,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from flexplatform import audit
 from flexplatform.auth import Principal, current_terms, issue_key
-from flexplatform.db import utcnow
+from flexplatform.db import bulk_insert, utcnow
 from flexplatform.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from flexplatform.governance.models import Product, TechnologyType, Zone
 from flexplatform.registration import prequal
@@ -281,8 +281,7 @@ def bulk_create_assets(session: Session, rows: list[Any], principal: Principal,
         )
     values = [_asset_values(principal.id, r) for _, r in parsed]
     ids = [v["id"] for v in values]
-    for i in range(0, len(values), 2000):
-        session.execute(insert(Asset), values[i : i + 2000])
+    bulk_insert(session, Asset, values)
     recompute_for_assets(session, ids)
     audit.record(session, principal.actor, "asset.bulk_create", "asset", None,
                  {"count": len(ids), "ids_sha256": hashlib.sha256(
@@ -414,8 +413,7 @@ def _store_prequal(session: Session, assets: Sequence[Asset], products: Sequence
                 "status": PrequalStatus.ineligible if reasons else PrequalStatus.eligible,
                 "reasons": reasons, "computed_at": now,
             })
-    for i in range(0, len(rows), 5000):
-        session.execute(insert(Prequalification), rows[i : i + 5000])
+    bulk_insert(session, Prequalification, rows)
 
 
 def recompute_for_assets(session: Session, asset_ids: list[uuid.UUID]) -> None:
