@@ -22,6 +22,14 @@ from .solver import make_backend
 
 STAGE_REL_TOL = 1e-6
 STAGE_ABS_TOL = 1e-7  # HiGHS's primal feasibility tolerance; needed when a stage reaches 0
+MIP_ABS_GAP = 1e-6    # HiGHS's default mip_abs_gap
+PROXY_WEIGHT = 10.0   # priority-weighted start: each level weighs 10x the one below it
+PROXY_SHARE = 0.4     # ... and may use this share of the solve time
+# kept back from the solves for the pricing LP and extraction: a share of time_limit, at most
+# a fixed part plus a part growing with the model
+RESERVE_SHARE = 0.1
+RESERVE_S = 0.1
+RESERVE_S_PER_COL = 5e-6
 _EPS = 1e-6
 
 
@@ -40,70 +48,35 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
     except Exception as e:  # noqa: BLE001 - solver failed to load the model: report, never raise
         return ClearingResult(status="error", message=f"model load failed: {e}")
     t_built = time.perf_counter()
-    deadline = t_built + opts.time_limit
+    # the whole call (build, stages, pricing LP, extraction) fits in time_limit: solves stop
+    # at solve_deadline, the pricing LP at price_deadline, the rest is for extraction
+    deadline = t0 + opts.time_limit
+    reserve = min(RESERVE_SHARE * opts.time_limit, RESERVE_S + RESERVE_S_PER_COL * mm.ncols)
+    solve_deadline = deadline - reserve
+    price_deadline = deadline - reserve / 2
     stats = {"variables": mm.ncols, "integers": mm.nints, "rows": mm.nrows,
              "nonzeros": len(mm.value), "prepare_s": t_prep - t0,
              "matrix_s": t_matrix - t_prep, "load_s": t_built - t_matrix}
-
-    limited = False
-    messages: list[str] = []
+    state = _Solve(backend, mm, opts, solve_deadline)
     # the empty clearing (nothing awarded, every need unmet) is always feasible: start there so
     # a time limit can never leave us without a solution
     x = np.zeros(mm.ncols)
     x[mm.blocks["u"]] = prob.u_mw
-    stage_times: list[float] = []
-    solved = False
-    if snap.rules.primacy == "lexicographic":
-        todo = [(pr, c) for pr, c in mm.stage_cost.items() if c.any()]
-        for k, (pr, cost) in enumerate(todo):
-            cols = np.flatnonzero(cost)
-            if time.perf_counter() >= deadline:
-                limited = True
-                messages.append(f"time limit reached before priority {pr} stage")
-                break
-            backend.set_cost(cost)
-            backend.set_start(x)  # after the cost change, which drops HiGHS's solution
-            t_stage = time.perf_counter()
-            # share what is left between this stage, the later ones and the cost stage, so a
-            # hard stage cannot starve the cost stage
-            out = backend.solve((deadline - time.perf_counter()) / (len(todo) - k + 1))
-            stage_times.append(round(time.perf_counter() - t_stage, 3))
-            if out.status in ("infeasible", "error"):
-                return _failed(out.status, f"priority {pr} stage: {out.message}", t_built - t0,
-                               time.perf_counter() - t_built, stats)
-            if out.status == "feasible":
-                limited = True
-                messages.append(f"priority {pr} stage: {out.message} (gap {out.gap})")
-            x, solved = out.x, True
-            val = float(cost[cols] @ x[cols])
-            backend.add_row(cols, cost[cols], val * (1 + STAGE_REL_TOL) + STAGE_ABS_TOL)
-    final_gap: float | None = None
-    if time.perf_counter() < deadline or not solved:
-        backend.set_cost(mm.col_cost)
-        backend.set_start(x)
-        t_stage = time.perf_counter()
-        out = backend.solve(deadline - time.perf_counter())
-        stage_times.append(round(time.perf_counter() - t_stage, 3))
-        if out.status in ("infeasible", "error"):
-            if not solved:
-                return _failed(out.status, out.message, t_built - t0,
-                               time.perf_counter() - t_built, stats)
-            messages.append(f"cost stage: {out.message}; keeping the last stage's solution")
-            limited = True
-        else:
-            x = out.x
-            final_gap = out.gap
-            if out.status == "feasible":
-                limited = True
-                messages.append(f"cost stage: {out.message}")
-    else:
-        limited = True
-        messages.append("time limit reached before the cost stage")
+    state.x = x
+    try:
+        if snap.rules.primacy == "lexicographic":
+            state.lexicographic()
+        final_gap = state.cost_stage()
+    except _Failed as f:
+        return _failed(f.status, f.message, t_built - t0, time.perf_counter() - t_built, stats)
+    x, limited, messages, stage_times = state.x, state.limited, state.messages, state.times
     t_solved = time.perf_counter()
     duals = None
     if mm.nrows:
         try:
-            duals = backend.lp_duals(x, max(deadline - time.perf_counter(), 5.0))
+            duals = backend.lp_duals(x, price_deadline)
+            if duals is None:
+                messages.append("marginal-cost LP not solved (time limit or solver status)")
         except Exception as e:  # noqa: BLE001 - pricing failure must not lose the clearing
             messages.append(f"marginal-cost LP failed: {e}")
     t_duals = time.perf_counter()
@@ -113,10 +86,154 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
     res.message = "; ".join(messages) or None
     t_end = time.perf_counter()
     stats.update(solve_only_s=t_solved - t_built, duals_s=t_duals - t_solved,
-                 extract_s=t_end - t_duals, stage_s=stage_times)
+                 extract_s=t_end - t_duals, stage_s=stage_times, proxy_s=state.proxy_s,
+                 skipped_stages=state.skipped)
     res.stats = stats
     res.timing = {"build_s": round(t_built - t0, 4), "solve_s": round(t_end - t_built, 4)}
     return res
+
+
+class _Failed(Exception):
+    def __init__(self, status: str, message: str | None):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class _Solve:
+    """The sequence of solves of one clearing, sharing one deadline.
+
+    `x` is always a solution feasible for every row added so far (the carried solution).
+    """
+
+    def __init__(self, backend, mm: MatrixModel, opts: ClearingOptions, deadline: float):
+        self.be, self.mm, self.opts, self.deadline = backend, mm, opts, deadline
+        self.x: np.ndarray = np.zeros(mm.ncols)
+        self.limited = False
+        self.messages: list[str] = []
+        self.times: list[float] = []
+        self.holds: list[tuple[np.ndarray, float]] = []
+        self.proxy_s: float | None = None
+        self.skipped: list[int] = []
+
+    def _run(self, cost: np.ndarray, until: float):
+        self.be.set_cost(cost)
+        self.be.set_start(self.x)  # after the cost change, which drops HiGHS's solution
+        t = time.perf_counter()
+        out = self.be.solve(until)
+        return out, round(time.perf_counter() - t, 3)
+
+    def _holds_ok(self, x: np.ndarray) -> bool:
+        return all(float(c @ x) <= hi + 1e-9 for c, hi in self.holds)
+
+    def lexicographic(self) -> None:
+        mm = self.mm
+        todo = [(pr, c) for pr, c in mm.stage_cost.items() if c.any()]
+        if not todo:
+            return
+        now = time.perf_counter()
+        if now < self.deadline:
+            # a priority-weighted solve first: one MIP whose optimum is (nearly always) the
+            # lexicographic one, so every stage starts from a near-optimal incumbent and
+            # mostly has to prove it (see docs/market-formulation.md, Primacy)
+            unit = max(float(c.max()) for _, c in todo)  # dh: stage costs are MWh
+            weight = PROXY_WEIGHT * max(float(np.abs(mm.col_cost).max(initial=0.0)) / unit, 1.0)
+            cost = mm.col_cost.copy()
+            for _, c in reversed(todo):
+                cost += weight * c
+                weight *= PROXY_WEIGHT
+            out, dt = self._run(cost, now + (self.deadline - now) * PROXY_SHARE)
+            self.proxy_s = dt
+            if out.status == "infeasible":
+                raise _Failed("infeasible", f"priority-weighted start: {out.message}")
+            if out.x is not None:
+                self.x = out.x
+            elif not out.limited:
+                self.messages.append(f"priority-weighted start: {out.message}")
+        for k, (pr, cost) in enumerate(todo):
+            cols = np.flatnonzero(cost)
+            nxt = todo[k + 1][1] if k + 1 < len(todo) else mm.col_cost
+            if float(cost[cols] @ self.x[cols]) <= STAGE_ABS_TOL:
+                # nothing of this priority left unmet: optimal without a solve
+                self._hold(cols, cost)
+                self.skipped.append(pr)
+                continue
+            now = time.perf_counter()
+            if now >= self.deadline:
+                self.limited = True
+                self.messages.append(f"time limit reached before priority {pr} stage")
+                return
+            # share what is left between this stage, the later ones and the cost stage, so a
+            # hard stage cannot starve the cost stage
+            out, dt = self._run(cost, now + (self.deadline - now) / (len(todo) - k + 1))
+            self.times.append(dt)
+            if out.status == "infeasible" or (out.status == "error" and not out.limited):
+                raise _Failed(out.status, f"priority {pr} stage: {out.message}")
+            if out.status == "error":  # stopped before any solution: keep the carried one
+                self.limited = True
+                self.messages.append(f"priority {pr} stage: {out.message}")
+                self._hold(cols, cost)
+                return
+            if out.status == "feasible":
+                self.limited = True
+                self.messages.append(f"priority {pr} stage: {out.message} (gap {out.gap})")
+                self.x = out.x
+            else:
+                self.x = self._pick(cost, out, nxt)
+            self._hold(cols, cost)
+
+    def _pick(self, cost: np.ndarray, out, nxt: np.ndarray) -> np.ndarray:
+        """The solution to carry after an optimal stage: of the solver's incumbent and the
+        stage's start, each proven within the gap of this stage's bound, the better one for
+        the next objective (the start is usually the priority-weighted solution, which is
+        near-optimal for every later stage too)."""
+        if out.bound is None:
+            return out.x
+        g = float(self.opts.mip_rel_gap)
+        ok = []
+        for cand in (out.x, self.x):
+            v = float(cost @ cand)
+            if v - out.bound <= max(g * abs(v), MIP_ABS_GAP) and self._holds_ok(cand):
+                ok.append(cand)
+        if not ok:
+            return out.x
+        return min(ok, key=lambda c: float(nxt @ c))
+
+    def _hold(self, cols: np.ndarray, cost: np.ndarray) -> None:
+        """Hold this stage's value of the carried solution (within the relative tolerance):
+        as bounds (columns fixed at 0) when it is 0, as a row otherwise."""
+        val = float(cost[cols] @ self.x[cols])
+        hi = val * (1 + STAGE_REL_TOL) + STAGE_ABS_TOL
+        if val <= STAGE_ABS_TOL:
+            self.x = self.x.copy()
+            self.x[cols] = 0.0
+            self.be.fix_zero(cols, cost[cols], hi)
+        else:
+            self.be.add_row(cols, cost[cols], hi)
+        self.holds.append((cost, hi))
+
+    def cost_stage(self) -> float | None:
+        now = time.perf_counter()
+        if now >= self.deadline:
+            self.limited = True
+            self.messages.append("time limit reached before the cost stage")
+            return None
+        out, dt = self._run(self.mm.col_cost, self.deadline)
+        self.times.append(dt)
+        if out.status == "infeasible" or (out.status == "error" and not out.limited):
+            if not self.holds:
+                raise _Failed(out.status, out.message)
+            self.messages.append(f"cost stage: {out.message}; keeping the last stage's solution")
+            self.limited = True
+            return None
+        if out.status == "error":
+            self.limited = True
+            self.messages.append(f"cost stage: {out.message}; keeping the last stage's solution")
+            return None
+        self.x = out.x
+        if out.status == "feasible":
+            self.limited = True
+            self.messages.append(f"cost stage: {out.message}")
+        return out.gap
 
 
 def _failed(status: str, message: str | None, build_s: float, solve_s: float,

@@ -1,12 +1,18 @@
 """Solver backends over one MatrixModel: highspy directly, or pyomo's appsi_highs.
 
 Both offer the few operations the clearing needs: swap the objective between lexicographic
-stages, add a stage bound row, solve with a time limit, pass the last incumbent as a start,
-and re-solve the LP with the integer decisions fixed to read coverage duals.
+stages, add a stage bound row (or fix columns at 0), solve until a wall-clock deadline, pass
+the last incumbent as a start, and re-solve the LP with the integer decisions fixed to read
+coverage duals.
+
+Deadlines: HiGHS gets the remaining seconds as `time_limit` and, on the direct backend, an
+interrupt callback that stops it once the deadline has passed (HiGHS checks its own time
+limit only between some phases; the callback is polled more often).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import highspy
@@ -23,6 +29,8 @@ class SolveOutcome:
     objective: float | None
     gap: float | None
     message: str | None = None
+    bound: float | None = None  # proven lower bound of the objective (None if unknown)
+    limited: bool = False       # stopped by the deadline (time limit or interrupt)
 
 
 class HighsBackend:
@@ -39,6 +47,16 @@ class HighsBackend:
                     mm.row_lo, mm.row_hi, mm.start, mm.index, mm.value, integrality)
         self.h = h
         self.has_int = bool(mm.integer.any())
+        self.deadline = float("inf")
+        self.fixed_rows: list[tuple[np.ndarray, np.ndarray]] = []
+        # the interrupt flag HiGHS reads is sticky across runs: clear it on every poll
+        # before the deadline, set it after
+        h.cbMipInterrupt += self._poll
+        h.cbSimplexInterrupt += self._poll
+        h.cbIpmInterrupt += self._poll
+
+    def _poll(self, e) -> None:
+        e.interrupt(time.perf_counter() >= self.deadline)
 
     def set_cost(self, cost: np.ndarray) -> None:
         idx = np.arange(self.mm.ncols, dtype=np.int32)
@@ -48,14 +66,29 @@ class HighsBackend:
         self.h.addRow(-highspy.kHighsInf, float(hi), len(cols), cols.astype(np.int32),
                       vals.astype(float))
 
+    def fix_zero(self, cols: np.ndarray, vals: np.ndarray, hi: float) -> None:
+        """Hold `vals @ x[cols] <= hi` (hi ~ 0, columns >= 0) as bounds: every column at 0.
+
+        The pricing LP gets the row back (`lp_duals`), so duals are those of the row form.
+        """
+        cols = cols.astype(np.int32)
+        z = np.zeros(len(cols))
+        self.h.changeColsBounds(len(cols), cols, z, z)
+        self.fixed_rows.append((cols, vals.astype(float), float(hi)))
+
     def set_start(self, x: np.ndarray) -> None:
         idx = np.arange(len(x), dtype=np.int32)
         self.h.setSolution(len(idx), idx, np.asarray(x, dtype=float))
 
-    def solve(self, time_limit: float) -> SolveOutcome:
+    def solve(self, deadline: float) -> SolveOutcome:
+        """Run until optimal (within the gap) or the wall-clock `deadline` (perf_counter)."""
         h = self.h
-        h.setOptionValue("time_limit", max(float(time_limit), 0.01))
-        h.run()
+        self.deadline = deadline
+        h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.01))
+        try:
+            h.run()
+        finally:
+            self.deadline = float("inf")
         ms = h.getModelStatus()
         info = h.getInfo()
         has_sol = info.primal_solution_status == 2
@@ -66,17 +99,25 @@ class HighsBackend:
         gap = (float(info.mip_gap) if self.has_int else 0.0) if has_sol else None
         if gap is not None and not np.isfinite(gap):
             gap = None
+        bound = None
+        if has_sol:
+            bound = float(info.mip_dual_bound) if self.has_int else obj
+            if bound is not None and not np.isfinite(bound):
+                bound = None
         if ms == M.kModelEmpty:  # nothing to decide: the empty clearing
-            return SolveOutcome("optimal", np.zeros(self.mm.ncols), 0.0, 0.0)
+            return SolveOutcome("optimal", np.zeros(self.mm.ncols), 0.0, 0.0, bound=0.0)
         if ms == M.kOptimal:
-            return SolveOutcome("optimal", x, obj, gap)
+            return SolveOutcome("optimal", x, obj, gap, bound=bound)
         if ms in (M.kInfeasible,):
             return SolveOutcome("infeasible", None, None, None, "HiGHS: model infeasible")
+        limited = ms in (M.kTimeLimit, M.kInterrupt)
         if ms in (M.kTimeLimit, M.kIterationLimit, M.kInterrupt, M.kSolutionLimit) and has_sol:
-            return SolveOutcome("feasible", x, obj, gap, f"HiGHS stopped: {name}")
-        return SolveOutcome("error", None, None, None, f"HiGHS status: {name}")
+            return SolveOutcome("feasible", x, obj, gap, f"HiGHS stopped: {name}", bound,
+                                limited)
+        return SolveOutcome("error", None, None, None, f"HiGHS status: {name}",
+                            limited=limited)
 
-    def lp_duals(self, x: np.ndarray, time_limit: float) -> np.ndarray | None:
+    def lp_duals(self, x: np.ndarray, deadline: float) -> np.ndarray | None:
         """Row duals of the LP with every integer column fixed at its value in x."""
         h = self.h
         ints = np.flatnonzero(self.mm.integer).astype(np.int32)
@@ -84,14 +125,21 @@ class HighsBackend:
             v = np.round(x[ints])
             h.changeColsBounds(len(ints), ints, v, v)
             h.changeColsIntegrality(len(ints), ints, np.zeros(len(ints), dtype=np.uint8))
-        h.setOptionValue("time_limit", max(float(time_limit), 1.0))
-        h.run()
+        for cols, vals, hi in self.fixed_rows:  # back to the row form of the stage holds
+            h.changeColsBounds(len(cols), cols, np.zeros(len(cols)), self.mm.col_ub[cols])
+            self.add_row(cols, vals, hi)
+        self.deadline = deadline
+        h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.01))
+        try:
+            h.run()
+        finally:
+            self.deadline = float("inf")
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
         sol = h.getSolution()
         if not sol.dual_valid:
             return None
-        return np.array(sol.row_dual)
+        return np.array(sol.row_dual)[:self.mm.nrows]
 
 
 class PyomoBackend:
@@ -123,15 +171,18 @@ class PyomoBackend:
 
         add_row(self.m, cols, vals, hi)
 
+    def fix_zero(self, cols: np.ndarray, vals: np.ndarray, hi: float) -> None:
+        self.add_row(cols, vals, hi)  # pyomo: keep the row form (same optimum)
+
     def set_start(self, x: np.ndarray) -> None:
         for i, v in enumerate(x):
             self.m.v[i].set_value(float(v), skip_validation=True)
         self.opt.config.warmstart = True if hasattr(self.opt.config, "warmstart") else None
 
-    def solve(self, time_limit: float) -> SolveOutcome:
+    def solve(self, deadline: float) -> SolveOutcome:
         from pyomo.contrib.appsi.base import TerminationCondition as TC
 
-        self.opt.config.time_limit = max(float(time_limit), 0.01)
+        self.opt.config.time_limit = max(deadline - time.perf_counter(), 0.01)
         res = self.opt.solve(self.m)
         tc = res.termination_condition
         has_sol = res.best_feasible_objective is not None
@@ -139,23 +190,26 @@ class PyomoBackend:
         if has_sol:
             res.solution_loader.load_vars()
             x = np.array([self.m.v[i].value or 0.0 for i in range(self.mm.ncols)])
-        gap = None
+        gap = bound = None
         if has_sol:
+            bo, bf = res.best_objective_bound, res.best_feasible_objective
             if not self.has_int:
-                gap = 0.0
+                gap, bound = 0.0, bf
             else:
-                bo, bf = res.best_objective_bound, res.best_feasible_objective
                 gap = abs(bf - bo) / max(abs(bf), 1e-10) if bo is not None else None
+                bound = bo
         if tc == TC.optimal:
-            return SolveOutcome("optimal", x, res.best_feasible_objective, gap)
+            return SolveOutcome("optimal", x, res.best_feasible_objective, gap, bound=bound)
         if tc == TC.infeasible:
             return SolveOutcome("infeasible", None, None, None, "HiGHS: model infeasible")
+        limited = tc in (TC.maxTimeLimit, TC.interrupted)
         if has_sol and tc in (TC.maxTimeLimit, TC.maxIterations, TC.interrupted):
             return SolveOutcome("feasible", x, res.best_feasible_objective, gap,
-                                f"HiGHS stopped: {tc.name}")
-        return SolveOutcome("error", None, None, None, f"HiGHS status: {tc.name}")
+                                f"HiGHS stopped: {tc.name}", bound, limited)
+        return SolveOutcome("error", None, None, None, f"HiGHS status: {tc.name}",
+                            limited=limited)
 
-    def lp_duals(self, x: np.ndarray, time_limit: float) -> np.ndarray | None:
+    def lp_duals(self, x: np.ndarray, deadline: float) -> np.ndarray | None:
         from pyomo.contrib.appsi.base import TerminationCondition as TC
         from pyomo.environ import Reals
 
@@ -163,7 +217,7 @@ class PyomoBackend:
         for i in np.flatnonzero(self.mm.integer):
             m.v[int(i)].domain = Reals
             m.v[int(i)].fix(float(round(x[i])))
-        self.opt.config.time_limit = max(float(time_limit), 1.0)
+        self.opt.config.time_limit = max(deadline - time.perf_counter(), 0.01)
         res = self.opt.solve(m)
         if res.termination_condition != TC.optimal:
             return None
