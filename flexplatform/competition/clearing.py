@@ -67,13 +67,18 @@ def close_gates(session: Session, now: dt.datetime | None = None) -> list[uuid.U
         .order_by(Market.gate_close_at, Market.id))).all()
     rounds: list[uuid.UUID] = []
     if due:
-        version, _ = rules_svc.in_force(session, now)
-        rnd = ClearingRound(market_ids=[str(m.id) for m in due], rule_set_version=version)
+        version, rules = rules_svc.in_force(session, now)
+        rnd = ClearingRound(market_ids=[str(m.id) for m in due], rule_set_version=version,
+                            created_at=now)
         session.add(rnd)
         session.flush()
+        kinds = dict(session.execute(select(Product.code, Product.operator_kind)).all())
         for m in due:
             m.status = MarketStatus.closed
             m.clearing_round_id = rnd.id
+            # The round clears under the rules in force now; the stored priority says so.
+            for n in m.needs:
+                n.priority = rules_svc.priority_for(rules, n.product_code, kinds[n.product_code])
         audit.record(session, SYSTEM, "clearing.queued", "clearing_round", rnd.id,
                      {"markets": rnd.market_ids, "rule_set_version": version})
         rounds.append(rnd.id)
@@ -103,7 +108,6 @@ def build_snapshot(session: Session, rnd: ClearingRound) -> dict[str, Any]:
     axis, offset = _periods(list(markets))
     T = len(axis)
     _, rules = rules_svc.in_force(session, rnd.created_at)
-    products = {p.code: p for p in session.scalars(select(Product))}
     needs = session.scalars(select(Need).where(Need.market_id.in_(market_ids))
                             .order_by(Need.id)).all()
     need_by_id = {n.id: n for n in needs}
@@ -116,11 +120,10 @@ def build_snapshot(session: Session, rnd: ClearingRound) -> dict[str, Any]:
 
     need_docs = []
     for n in needs:
-        p = products[n.product_code]
         need_docs.append({
             "id": str(n.id), "mo": str(mo_of[n.market_id]), "product": n.product_code,
             "zone": n.zone_code, "direction": n.direction.value,
-            "priority": rules_svc.priority_for(rules, p.code, p.operator_kind),
+            "priority": n.priority,
             "mw": spread(n.mw, offset[n.market_id]),
             "max_availability_price": float(n.max_availability_price),
             "utilisation_price_cap": float(n.utilisation_price_cap),

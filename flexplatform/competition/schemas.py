@@ -22,8 +22,6 @@ class NeedIn(Input):
     product: Code
     zone: Code
     direction: NeedDirection
-    priority: Annotated[int, Field(ge=1, le=9)] | None = Field(
-        default=None, description="Defaults to the primacy rules' priority for the product.")
     mw: MWProfile
     max_availability_price: Price
     utilisation_price_cap: Price
@@ -64,6 +62,9 @@ class MarketIn(Input):
 
 
 class NeedOut(Output):
+    """``priority`` comes from the primacy rules, not the MO: the rules in force when the
+    market was created, re-applied at gate closure with the rules the round clears under."""
+
     id: uuid.UUID
     name: str
     product: str = Field(validation_alias="product_code")

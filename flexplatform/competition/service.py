@@ -77,7 +77,7 @@ def create_market(session: Session, data: MarketIn, who: Principal) -> Market:
         p = products[n.product]
         m.needs.append(Need(
             name=n.name, product_code=n.product, zone_code=n.zone, direction=n.direction,
-            priority=n.priority or rules_svc.priority_for(rules, p.code, p.operator_kind),
+            priority=rules_svc.priority_for(rules, p.code, p.operator_kind),
             mw=list(n.mw), max_availability_price=n.max_availability_price,
             utilisation_price_cap=n.utilisation_price_cap,
             expected_utilisation=n.expected_utilisation, unmet_penalty=n.unmet_penalty))

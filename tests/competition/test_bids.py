@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 from sqlalchemy import func, select
@@ -164,3 +165,24 @@ def test_rules_need_two_admins_and_apply_forward(client, make_party):
     cur = client.get(f"{API}/rules/current").json()
     assert cur["version"] == v and cur["rules"]["pricing"] == "pay_as_clear"
     assert client.post(f"{API}/rules/{v}/reject", headers=a2.h).status_code == 409
+
+
+def test_round_clears_under_rules_in_force_at_gate_closure(client, make_party, zones, db):
+    from flexplatform.competition import clearing
+    from flexplatform.competition.models import ClearingRound, Need
+
+    mo, a1, a2 = make_party("mo"), make_party("admin"), make_party("admin")
+    m = client.post(f"{API}/markets", json=market_body(), headers=mo.h).json()
+    assert m["needs"][0]["priority"] == 1  # DSO product under the default rules
+    v = client.post(f"{API}/rules", headers=a1.h, json={
+        "rules": {"product_priority": {"dynamic": 3}}}).json()["version"]
+    client.post(f"{API}/rules/{v}/approve", headers=a2.h).raise_for_status()
+    gate = dt.datetime.fromisoformat(m["gate_close_at"])
+    (rid,) = clearing.close_gates(db, now=gate + dt.timedelta(seconds=1))
+    db.flush()
+    rnd = db.get(ClearingRound, rid)
+    assert rnd.rule_set_version == v
+    assert db.get(Need, uuid.UUID(m["needs"][0]["id"])).priority == 3
+    snap = clearing.build_snapshot(db, rnd)
+    assert [n["priority"] for n in snap["needs"]] == [3]
+    assert clearing.close_gates(db, now=gate + dt.timedelta(seconds=2)) == [rid]  # still queued
