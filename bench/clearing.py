@@ -1,6 +1,7 @@
 """Benchmark of the central clearing on synthetic GB flexibility markets.
 
     python bench/clearing.py [--sizes 100,1000,5000,10000,20000] [--quick] [--seed 1]
+                             [--market gb|dense]
 
 Each size is generated (seeded) into a JSON snapshot, then cleared in a fresh subprocess
 (load + clear + siloed comparator) so that peak memory (ru_maxrss) is that size's own. The
@@ -32,19 +33,40 @@ TECH = {
     "industrial_dsr": (0.15, (1.0, 10.0), (0.0, 0.0), 0.0, 0.90, (8.0, 35.0)),
     "generator": (0.10, (1.0, 20.0), (0.0, 0.0), 0.45, 0.95, (12.0, 45.0)),
 }
+# market profiles (see generate): `gb` (default) has ~1.5 DSO needs per CMZ in evening-peak
+# windows of 2-4 h at 10-35% of the CMZ's flexibility; `dense` is the first generator (about
+# 8 overlapping DSO needs per CMZ from 13:00, together 50-130% of its flexibility), kept for
+# comparison: it is far more conflicted than GB DSO tenders
+PROFILES = ("gb", "dense")
 DSOS = ["UKPN", "SSEN", "NGED", "ENWL", "NPG", "SPEN"]
 DSO_PRODUCTS = ["sustain", "secure", "dynamic", "restore"]
 ESO_PRODUCTS = ["reserve", "dynamic"]
 
 
-def generate(n_assets: int, seed: int = 1, T: int = 48, eso: bool = True) -> dict:
-    """A seeded synthetic GB market: CMZs per DSO, GB-wide ESO needs, 3 bids per asset."""
+def generate(n_assets: int, seed: int = 1, T: int = 48, eso: bool = True,
+             market: str = "gb") -> dict:
+    """A seeded synthetic GB market: CMZs per DSO, GB-wide ESO needs, 3 bids per asset.
+
+    `market="gb"`: CMZs sized so that each has ~1.5 DSO needs (priority 1), each in an
+    evening-peak window (start 16:00-19:30, 2-4 h) asking for 10-35% of the CMZ's capability
+    in its direction. `market="dense"`: the first generator, ~150 assets per CMZ and ~8 DSO
+    needs per CMZ starting 13:00-19:00 for 2-7 h at 5-30% each. Both: ~6% as many needs as
+    assets, 1/6 of them GB-wide ESO needs (priority 2), 3 bids per asset, some min-MW,
+    all-or-nothing and exclusive bids.
+    """
+    if market not in PROFILES:
+        raise ValueError(f"market must be one of {PROFILES}")
     rng = np.random.default_rng(seed + n_assets)
     periods = [f"2026-06-01T{(30 * i) // 60 % 24:02d}:{(30 * i) % 60:02d}:00Z" for i in range(T)]
     if T > 48:
         periods = [f"2026-06-{1 + (30 * i) // 1440:02d}T{(30 * i) // 60 % 24:02d}:"
                    f"{(30 * i) % 60:02d}:00Z" for i in range(T)]
-    n_zones = max(2, n_assets // 150)
+    n_needs = max(2, round(0.06 * n_assets))
+    n_eso = max(1, n_needs // 6) if eso else 0
+    if market == "dense":
+        n_zones = max(2, n_assets // 150)
+    else:
+        n_zones = max(2, round((n_needs - n_eso) / 1.5))
     zone_dso = [DSOS[i % len(DSOS)] for i in range(n_zones)]
     names = list(TECH)
     shares = np.array([TECH[k][0] for k in names])
@@ -67,8 +89,6 @@ def generate(n_assets: int, seed: int = 1, T: int = 48, eso: bool = True) -> dic
     dn_cap = np.array([a["down_mw"] for a in assets])
     zone_up = np.bincount(zone, weights=up_cap, minlength=n_zones)
     zone_dn = np.bincount(zone, weights=dn_cap, minlength=n_zones)
-    n_needs = max(2, round(0.06 * n_assets))
-    n_eso = max(1, n_needs // 6) if eso else 0
     needs = []
     for j in range(n_needs):
         is_eso = j < n_eso
@@ -84,10 +104,15 @@ def generate(n_assets: int, seed: int = 1, T: int = 48, eso: bool = True) -> dic
             zi = int(rng.integers(0, n_zones))
             z, mo, prio = f"CMZ{zi}", f"DSO-{zone_dso[zi]}", 1
             product = DSO_PRODUCTS[int(rng.integers(0, len(DSO_PRODUCTS)))]
-            start = int(rng.integers(int(T * 0.55), int(T * 0.8)))
-            length = int(rng.integers(4, 14))
             zc = zone_up[zi] if direction == "up" else zone_dn[zi]
-            level = zc * float(rng.uniform(0.05, 0.3))
+            if market == "dense":
+                start = int(rng.integers(int(T * 0.55), int(T * 0.8)))
+                length = int(rng.integers(4, 14))
+                level = zc * float(rng.uniform(0.05, 0.3))
+            else:
+                start = min(int(rng.integers(int(T * 2 / 3), int(T * 0.83))), T - 4)
+                length = int(rng.integers(4, 9))
+                level = zc * float(rng.uniform(0.1, 0.35))
         mw = np.zeros(T)
         end = min(T, start + length)
         shape = 0.7 + 0.3 * np.sin(np.linspace(0, np.pi, end - start))
@@ -199,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="100,1000,5000,10000,20000")
     ap.add_argument("--quick", action="store_true", help="sizes 100,1000 only")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--market", choices=PROFILES, default="gb",
+                    help="gb: realistic CMZ needs (default); dense: the first, conflict-heavy "
+                         "generator")
     ap.add_argument("--time-limit", type=float, default=120.0)
     ap.add_argument("--gap", type=float, default=1e-3)
     ap.add_argument("--speedup-size", type=int, default=None,
@@ -219,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(hdr))
     for n in sizes:
         path = tmp / f"market-{n}.json"
-        path.write_text(json.dumps(generate(n, a.seed)))
+        path.write_text(json.dumps(generate(n, a.seed, market=a.market)))
         r = _child(str(path), "mono", a.time_limit, a.gap)
         st, tm = r["stats"], r["timing"]
         total = tm["build_s"] + tm["solve_s"]
@@ -238,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     cands = [s for s in sizes if s <= 10000]
     sp = a.speedup_size or (max(cands) if cands else sizes[0])
     print(f"\ncomponent-parallel speed-up at {sp} assets (2 processes, wall s incl. pool start):")
-    for label, doc in (("full market", generate(sp, a.seed)),
-                       ("DSO-only market", generate(sp, a.seed, eso=False))):
+    for label, doc in (("full market", generate(sp, a.seed, market=a.market)),
+                       ("DSO-only market", generate(sp, a.seed, eso=False, market=a.market))):
         path = tmp / f"split-{label[:3]}-{sp}.json"
         path.write_text(json.dumps(doc))
         from optimiser import load_snapshot, split_components

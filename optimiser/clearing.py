@@ -130,26 +130,9 @@ class _Solve:
         todo = [(pr, c) for pr, c in mm.stage_cost.items() if c.any()]
         if not todo:
             return
-        now = time.perf_counter()
-        if now < self.deadline:
-            # a priority-weighted solve first: one MIP whose optimum is (nearly always) the
-            # lexicographic one, so every stage starts from a near-optimal incumbent and
-            # mostly has to prove it (see docs/market-formulation.md, Primacy)
-            unit = max(float(c.max()) for _, c in todo)  # dh: stage costs are MWh
-            weight = PROXY_WEIGHT * max(float(np.abs(mm.col_cost).max(initial=0.0)) / unit, 1.0)
-            cost = mm.col_cost.copy()
-            for _, c in reversed(todo):
-                cost += weight * c
-                weight *= PROXY_WEIGHT
-            out, dt = self._run(cost, now + (self.deadline - now) * PROXY_SHARE)
-            self.proxy_s = dt
-            if out.status == "infeasible":
-                raise _Failed("infeasible", f"priority-weighted start: {out.message}")
-            if out.x is not None:
-                self.x = out.x
-            elif not out.limited:
-                self.messages.append(f"priority-weighted start: {out.message}")
         for k, (pr, cost) in enumerate(todo):
+            if k == 1:
+                self._weighted_start(todo[1:])
             cols = np.flatnonzero(cost)
             nxt = todo[k + 1][1] if k + 1 < len(todo) else mm.col_cost
             if float(cost[cols] @ self.x[cols]) <= STAGE_ABS_TOL:
@@ -180,6 +163,31 @@ class _Solve:
             else:
                 self.x = self._pick(cost, out, nxt)
             self._hold(cols, cost)
+
+    def _weighted_start(self, todo: list[tuple[int, np.ndarray]]) -> None:
+        """A priority-weighted solve of the levels in `todo` and the cost, subject to the holds
+        so far: one MIP whose optimum is (nearly always) the lexicographic one, so each later
+        stage starts from a near-optimal incumbent and mostly has to prove it. It runs after
+        the first stage, which is cheap (only the bids of the top level matter to it, and
+        they split by zone), so it already respects that stage's hold."""
+        now = time.perf_counter()
+        if now >= self.deadline or PROXY_SHARE <= 0:
+            return
+        mm = self.mm
+        unit = max(float(c.max()) for _, c in todo)  # dh: stage costs are MWh
+        weight = PROXY_WEIGHT * max(float(np.abs(mm.col_cost).max(initial=0.0)) / unit, 1.0)
+        cost = mm.col_cost.copy()
+        for _, c in reversed(todo):
+            cost += weight * c
+            weight *= PROXY_WEIGHT
+        out, dt = self._run(cost, now + (self.deadline - now) * PROXY_SHARE)
+        self.proxy_s = dt
+        if out.status == "infeasible":
+            raise _Failed("infeasible", f"priority-weighted start: {out.message}")
+        if out.x is not None and self._holds_ok(out.x):
+            self.x = out.x
+        elif not out.limited:
+            self.messages.append(f"priority-weighted start: {out.message}")
 
     def _pick(self, cost: np.ndarray, out, nxt: np.ndarray) -> np.ndarray:
         """The solution to carry after an optimal stage: of the solver's incumbent and the

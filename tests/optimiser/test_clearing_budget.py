@@ -59,10 +59,14 @@ def test_zero_unmet_stage_held_by_bounds_same_as_row(monkeypatch):
 
 def test_stage_skipped_when_start_has_nothing_unmet():
     doc = _two_levels()
+    doc["needs"][1]["mw"] = [3, 2]  # priority 2 can be fully met too
     res = clear(load_snapshot(doc), EXACT)
-    # the priority-weighted start already meets all of priority 1: no stage-1 solve
-    assert res.stats["skipped_stages"] == [1]
-    assert len(res.stats["stage_s"]) == 2  # priority 2 and cost
+    # stage 1 solved (0 unmet, held by bounds); the priority-weighted start then meets all of
+    # priority 2: no stage-2 solve
+    assert res.stats["skipped_stages"] == [2]
+    assert len(res.stats["stage_s"]) == 2  # priority 1 and cost
+    assert res.to_dict()["stages"] == [{"priority": 1, "unmet_mwh": 0.0},
+                                       {"priority": 2, "unmet_mwh": 0.0}]
 
 
 def test_without_weighted_start_same_optimum(monkeypatch):
