@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     )
     solver_time_limit: float = 60.0
     solver_mip_gap: float = 1e-3
+    # Independent parts of a round (no shared asset, need or rule tie) are packed into at
+    # most this many solves, fanned out over a Celery chord; 1 solves every round whole.
+    clearing_fanout: int = Field(default=4, ge=1, le=64)
     # Gate-closure scan cadence for celery beat, seconds.
     gate_scan_seconds: float = 60.0
     webhook_timeout_s: float = 5.0

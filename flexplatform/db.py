@@ -159,7 +159,8 @@ def reset_runtime() -> None:
 
     if get_engine.cache_info().currsize:
         get_engine().dispose()
-    for fn in (config.get_settings, get_engine, get_sessionmaker, queue.producer):
+    for fn in (config.get_settings, get_engine, get_sessionmaker, queue.producer,
+               queue.eager_app):
         fn.cache_clear()
 
 

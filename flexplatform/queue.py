@@ -31,12 +31,20 @@ def producer() -> Celery:
     return app
 
 
-def _eager_task(name: str) -> Any:
-    from celery import current_app
-
+@lru_cache
+def eager_app() -> Celery:
+    """The worker's own Celery app, built from the current (eager) settings."""
+    app = importlib.import_module("workers.app").make_celery()
     for mod in TASK_MODULES:
         importlib.import_module(mod)
-    return current_app.tasks[name]
+    return app
+
+
+def _eager_task(name: str) -> Any:
+    app = eager_app()
+    # Tasks that start other work (a chord) use the current app: make it this eager one.
+    app.set_current()
+    return app.tasks[name]
 
 
 def enqueue(name: str, **kwargs: Any) -> str | None:

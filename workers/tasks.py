@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
-from celery import shared_task
+from celery import chord, group, shared_task
 
 from flexplatform.competition import clearing, notifications
 from flexplatform.config import get_settings
@@ -29,33 +30,88 @@ def scan_gate_closures() -> list[str]:
     return ids
 
 
-@shared_task(name="flex.competition.clear_round", acks_late=True, bind=True, max_retries=3)
-def clear_round(self, round_id: str) -> dict:  # type: ignore[no-untyped-def]
-    from optimiser import ClearingOptions, SnapshotError, clear, load_snapshot
+def _options() -> Any:
+    from optimiser import ClearingOptions
+
+    s = get_settings()
+    return ClearingOptions(time_limit=s.solver_time_limit, mip_rel_gap=s.solver_mip_gap)
+
+
+def _solve(doc: dict[str, Any]) -> dict[str, Any]:
+    """Solve one snapshot document; a crash becomes an ``error`` result, never a lost part."""
+    from optimiser import ClearingResult, clear, load_snapshot
+
+    try:
+        return clear(load_snapshot(doc), _options()).to_dict()
+    except Exception as e:
+        log.exception("solver failed")
+        return ClearingResult(status="error", message=f"solver failed: {e!r}").to_dict()
+
+
+def _pack(parts: list[Any], k: int) -> list[Any]:
+    """Independent parts packed into at most ``k`` snapshots of similar size (largest first)."""
+    from optimiser import Snapshot
+
+    if len(parts) <= 1 or k <= 1:
+        return parts
+    bins: list[list[Any]] = [[] for _ in range(min(k, len(parts)))]
+    load = [0] * len(bins)
+    for p in sorted(parts, key=lambda p: -(len(p.bids) + len(p.needs))):
+        i = load.index(min(load))
+        bins[i].append(p)
+        load[i] += len(p.bids) + len(p.needs)
+    first = parts[0]
+    return [Snapshot(period_minutes=first.period_minutes, periods=first.periods,
+                     assets=tuple(a for p in b for a in p.assets),
+                     needs=tuple(n for p in b for n in p.needs),
+                     bids=tuple(x for p in b for x in p.bids), rules=first.rules)
+            for b in bins if b]
+
+
+@shared_task(name="flex.competition.clear_round", acks_late=True)
+def clear_round(round_id: str) -> dict:
+    """Freeze the snapshot, then solve it whole or fan its independent parts out.
+
+    Fan-out is a chord (group of part solves, then one store), so no task ever waits on
+    another; the chord needs the result backend, which the Redis URL provides.
+    """
+    from optimiser import SnapshotError, load_snapshot, split_components
 
     rid = uuid.UUID(round_id)
     with unit_of_work() as s:
         snapshot = clearing.prepare(s, rid)
     if snapshot is None:
         return {"round": round_id, "skipped": True}
-    settings = get_settings()
     try:
         snap = load_snapshot(snapshot)
     except SnapshotError as e:
         with unit_of_work() as s:
             clearing.fail(s, rid, str(e))
         return {"round": round_id, "status": "failed"}
-    try:
-        result = clear(snap, ClearingOptions(time_limit=settings.solver_time_limit,
-                                             mip_rel_gap=settings.solver_mip_gap))
-    except Exception as e:  # a solver crash is the round's outcome, recorded, not retried
-        log.exception("clearing round %s: solver failed", round_id)
-        with unit_of_work() as s:
-            clearing.fail(s, rid, f"solver failed: {e!r}")
-        return {"round": round_id, "status": "failed"}
-    doc = result.to_dict()
+    parts = _pack(split_components(snap), get_settings().clearing_fanout)
+    if len(parts) > 1:
+        chord(group(solve_part.s(p.to_dict()) for p in parts))(
+            store_round.s(round_id=round_id))
+        return {"round": round_id, "parts": len(parts)}
+    return store_round([_solve(snapshot)], round_id)
+
+
+@shared_task(name="flex.competition.solve_part", acks_late=True)
+def solve_part(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return _solve(snapshot)
+
+
+@shared_task(name="flex.competition.store_round", acks_late=True)
+def store_round(results: list[dict[str, Any]], round_id: str) -> dict:
+    """Merge the parts' results and store the round (a second delivery stores nothing)."""
+    from optimiser import ClearingResult, merge_results
+
+    if len(results) == 1:
+        doc = results[0]
+    else:
+        doc = merge_results([ClearingResult.from_dict(r) for r in results]).to_dict()
     with unit_of_work() as s:
-        clearing.store(s, rid, doc)
+        clearing.store(s, uuid.UUID(round_id), doc, parts=len(results))
     return {"round": round_id, "status": doc["status"], "objective": doc.get("objective")}
 
 

@@ -187,7 +187,8 @@ def fail(session: Session, round_id: uuid.UUID, message: str) -> None:
     audit.record(session, SYSTEM, "clearing.failed", "clearing_round", rnd.id, {"error": message[:500]})
 
 
-def store(session: Session, round_id: uuid.UUID, result: dict[str, Any]) -> bool:
+def store(session: Session, round_id: uuid.UUID, result: dict[str, Any],
+          parts: int = 1) -> bool:
     """Write the round's decisions in one go; False if already stored (idempotent)."""
     rnd = session.scalar(_lock(session, select(ClearingRound).where(ClearingRound.id == round_id)))
     if rnd is None or rnd.status == RoundStatus.done or rnd.snapshot is None:
@@ -254,7 +255,7 @@ def store(session: Session, round_id: uuid.UUID, result: dict[str, Any]) -> bool
     rnd.result, rnd.result_sha256 = result, _sha(result)
     rnd.status, rnd.finished_at = RoundStatus.done, utcnow()
     rnd.solver_status, rnd.objective = result["status"], result.get("objective")
-    rnd.timing = result.get("timing", {})
+    rnd.timing = {**result.get("timing", {}), "parts": parts}
     audit.record(session, SYSTEM, "clearing.done", "clearing_round", rnd.id, {
         "snapshot_sha256": rnd.snapshot_sha256, "result_sha256": rnd.result_sha256,
         "status": result["status"], "objective": result.get("objective"),
