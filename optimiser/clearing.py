@@ -58,6 +58,7 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
              "nonzeros": len(mm.value), "prepare_s": t_prep - t0,
              "matrix_s": t_matrix - t_prep, "load_s": t_built - t_matrix}
     state = _Solve(backend, mm, opts, solve_deadline)
+    state.parts = {pr: stage_parts(prob, pr) for pr in mm.stage_cost}
     # the empty clearing (nothing awarded, every need unmet) is always feasible: start there so
     # a time limit can never leave us without a solution
     x = np.zeros(mm.ncols)
@@ -111,7 +112,8 @@ class _Solve:
         self.limited = False
         self.messages: list[str] = []
         self.times: list[float] = []
-        self.holds: list[tuple[np.ndarray, float]] = []
+        self.holds: list[tuple[np.ndarray, np.ndarray, float]] = []  # cols, coefs, hi
+        self.parts: dict[int, np.ndarray] = {}  # priority -> part of each u column (-1: other)
         self.proxy_s: float | None = None
         self.skipped: list[int] = []
 
@@ -123,7 +125,7 @@ class _Solve:
         return out, round(time.perf_counter() - t, 3)
 
     def _holds_ok(self, x: np.ndarray) -> bool:
-        return all(float(c @ x) <= hi + 1e-9 for c, hi in self.holds)
+        return all(float(v @ x[c]) <= hi + 1e-9 for c, v, hi in self.holds)
 
     def lexicographic(self) -> None:
         mm = self.mm
@@ -137,7 +139,7 @@ class _Solve:
             nxt = todo[k + 1][1] if k + 1 < len(todo) else mm.col_cost
             if float(cost[cols] @ self.x[cols]) <= STAGE_ABS_TOL:
                 # nothing of this priority left unmet: optimal without a solve
-                self._hold(cols, cost)
+                self._hold(pr, cost)
                 self.skipped.append(pr)
                 continue
             now = time.perf_counter()
@@ -154,7 +156,7 @@ class _Solve:
             if out.status == "error":  # stopped before any solution: keep the carried one
                 self.limited = True
                 self.messages.append(f"priority {pr} stage: {out.message}")
-                self._hold(cols, cost)
+                self._hold(pr, cost)
                 return
             if out.status == "feasible":
                 self.limited = True
@@ -162,7 +164,7 @@ class _Solve:
                 self.x = out.x
             else:
                 self.x = self._pick(cost, out, nxt)
-            self._hold(cols, cost)
+            self._hold(pr, cost)
 
     def _weighted_start(self, todo: list[tuple[int, np.ndarray]]) -> None:
         """A priority-weighted solve of the levels in `todo` and the cost, subject to the holds
@@ -185,7 +187,8 @@ class _Solve:
         if out.status == "infeasible":
             raise _Failed("infeasible", f"priority-weighted start: {out.message}")
         if out.x is not None and self._holds_ok(out.x):
-            self.x = out.x
+            if float(cost @ out.x) <= float(cost @ self.x):
+                self.x = out.x
         elif not out.limited:
             self.messages.append(f"priority-weighted start: {out.message}")
 
@@ -206,18 +209,39 @@ class _Solve:
             return out.x
         return min(ok, key=lambda c: float(nxt @ c))
 
-    def _hold(self, cols: np.ndarray, cost: np.ndarray) -> None:
-        """Hold this stage's value of the carried solution (within the relative tolerance):
-        as bounds (columns fixed at 0) when it is 0, as a row otherwise."""
-        val = float(cost[cols] @ self.x[cols])
-        hi = val * (1 + STAGE_REL_TOL) + STAGE_ABS_TOL
-        if val <= STAGE_ABS_TOL:
+    def _hold(self, pr: int, cost: np.ndarray) -> None:
+        """Hold this stage's value of the carried solution (within the relative tolerance),
+        part by part: the stage's objective is a sum over independent parts (only bids of this
+        or higher levels matter to it, and they link needs through assets and groups), so its
+        optimum is the sum of the parts' optima and holding the sum at the optimum is holding
+        every part at its own. A part at 0 is held by fixing its columns at 0 (bounds), the
+        others by one row each (the sum of the rows' right-hand sides is the spec's hold, up to
+        the absolute HiGHS tolerance per row)."""
+        u = self.mm.blocks["u"]
+        part = self.parts.get(pr)
+        cols_all = np.flatnonzero(cost)
+        if part is None or len(part) != u.stop - u.start:
+            groups = [cols_all]
+        else:
+            pc = part[cols_all - u.start]
+            order = np.argsort(pc, kind="stable")
+            cuts = np.flatnonzero(np.diff(pc[order])) + 1
+            groups = np.split(cols_all[order], cuts)
+        zero: list[np.ndarray] = []
+        for cols in groups:
+            val = float(cost[cols] @ self.x[cols])
+            hi = val * (1 + STAGE_REL_TOL) + STAGE_ABS_TOL
+            if val <= STAGE_ABS_TOL:
+                zero.append(cols)
+            else:
+                self.be.add_row(cols, cost[cols], hi)
+                self.holds.append((cols, cost[cols], hi))
+        if zero:
+            cols = np.concatenate(zero)
             self.x = self.x.copy()
             self.x[cols] = 0.0
-            self.be.fix_zero(cols, cost[cols], hi)
-        else:
-            self.be.add_row(cols, cost[cols], hi)
-        self.holds.append((cost, hi))
+            self.be.fix_zero(cols, cost[cols], STAGE_ABS_TOL)
+            self.holds.append((cols, cost[cols], STAGE_ABS_TOL))
 
     def cost_stage(self) -> float | None:
         now = time.perf_counter()
@@ -242,6 +266,43 @@ class _Solve:
             self.limited = True
             self.messages.append(f"cost stage: {out.message}")
         return out.gap
+
+
+def stage_parts(prob: Problem, pr: int) -> np.ndarray:
+    """Independent part of each u column for the priority-`pr` stage (-1 for other levels).
+
+    Only bids of needs of priority <= pr can matter to that stage (any other award can be
+    withdrawn at no loss to it), so two needs are in one part when such bids link them through
+    an asset (capacity, direction, stacking are per asset) or an exclusive group.
+    """
+    nu = prob.nu
+    N = len(prob.need_priority)
+    A = len(prob.asset_rel)
+    part = np.full(nu, -1, dtype=np.int64)
+    if not nu:
+        return part
+    bids = np.unique(prob.x_bid)
+    bids = bids[prob.need_priority[prob.bid_need[bids]] <= pr]
+    parent = np.arange(N + A + len(prob.groups))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for b in bids.tolist():
+        n, a, g = int(prob.bid_need[b]), N + int(prob.bid_asset[b]), int(prob.bid_group[b])
+        rn, ra = find(n), find(a)
+        if rn != ra:
+            parent[ra] = rn
+        if g >= 0:
+            rg, rn = find(N + A + g), find(n)
+            if rg != rn:
+                parent[rg] = rn
+    sel = np.flatnonzero(prob.need_priority[prob.u_need] == pr)
+    part[sel] = [find(int(n)) for n in prob.u_need[sel]]
+    return part
 
 
 def _failed(status: str, message: str | None, build_s: float, solve_s: float,

@@ -79,3 +79,54 @@ def test_without_weighted_start_same_optimum(monkeypatch):
     b = solve(doc)
     assert a["stages"] == b["stages"]
     assert a["objective"] == pytest.approx(b["objective"])
+
+
+def _zones_market():
+    # two CMZs with priority-1 needs (one short of offers), linked only by a GB-wide
+    # priority-2 need; assets bid to both levels, so the stages trade off
+    assets = [asset("A1", up=2, zone="Z1"), asset("A2", up=1, zone="Z1"),
+              asset("C1", up=2, zone="Z2"), asset("C2", up=1, zone="Z2", down=1)]
+    needs = [need("N1", [3, 4], zone="Z1"), need("N2", [1, 4], zone="Z2", product="secure"),
+             need("E", [2, 2], zone="GB", priority=2, penalty=300, product="reserve"),
+             need("D", [1, 0], zone="GB", priority=2, direction="down", penalty=200)]
+    bids = [bid("b1", "A1", "N1", [2, 2], 10), bid("b2", "A2", "N1", [1, 1], 12, min_mw=1.0),
+            bid("b3", "C1", "N2", [2, 2], 8), bid("b4", "A1", "E", [2, 2], 5),
+            bid("b5", "C1", "E", [2, 2], 6), bid("b6", "C2", "E", [1, 1], 7),
+            bid("b7", "C2", "N2", [1, 1], 9, all_or_nothing=True),
+            bid("b8", "C2", "D", [1, 0], 3)]
+    return snap(assets, needs, bids, T=2, incompatible_products=[["secure", "reserve"]])
+
+
+def test_stage_parts_split_by_zone():
+    from optimiser.clearing import stage_parts
+    from optimiser.problem import prepare
+
+    prob = prepare(load_snapshot(_zones_market()))
+    p1 = stage_parts(prob, 1)
+    prio = prob.need_priority[prob.u_need]
+    # priority-1 columns of N1 and N2 are in different parts; priority-2 columns are not in
+    # the priority-1 split
+    n1 = p1[(prob.u_need == 0)]
+    n2 = p1[(prob.u_need == 1)]
+    assert len(set(n1.tolist())) == 1 and len(set(n2.tolist())) == 1 and n1[0] != n2[0]
+    assert (p1[prio == 2] == -1).all()
+    p2 = stage_parts(prob, 2)
+    assert len(set(p2[prio == 2].tolist())) == 1  # GB-wide needs tie everything
+
+
+def test_holds_by_part_same_result_as_one_row(monkeypatch):
+    import optimiser.clearing as c
+
+    doc = _zones_market()
+    by_part = solve(doc)
+    assert [s["unmet_mwh"] > 0 for s in by_part["stages"]] == [True, True]
+    rows = []
+    monkeypatch.setattr(HighsBackend, "add_row", lambda self, cols, vals, hi, f=HighsBackend.add_row:
+                        (rows.append(len(cols)), f(self, cols, vals, hi)))
+    assert {k: v for k, v in solve(doc).items() if k != "timing"} == {
+        k: v for k, v in by_part.items() if k != "timing"}
+    assert rows[:2] == [2, 2]  # priority 1 held by one row per zone (2 periods each), not 1x4
+    monkeypatch.setattr(c, "stage_parts", lambda prob, pr: None)  # one row per stage
+    one_row = solve(doc)
+    for k in ("objective", "awards", "unmet", "stages", "rejected"):
+        assert by_part[k] == one_row[k], k
