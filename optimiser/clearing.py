@@ -23,10 +23,12 @@ from .solver import make_backend
 STAGE_REL_TOL = 1e-6
 STAGE_ABS_TOL = 1e-7  # HiGHS's primal feasibility tolerance; needed when a stage reaches 0
 MIP_ABS_GAP = 1e-6    # HiGHS's default mip_abs_gap
-PROXY_WEIGHT = 10.0   # priority-weighted start: each level weighs 10x the one below it
+PROXY_WEIGHT = 100.0  # priority-weighted start: each level weighs 100x the one below it
+PROXY_GAP_FACTOR = 0.1  # ... to a tenth of the caller's mip_rel_gap
 PROXY_SHARE = 0.4     # ... and may use this share of the solve time
 # kept back from the solves for the pricing LP and extraction: a share of time_limit, at most
 # a fixed part plus a part growing with the model
+USE_SILOED_START = True
 RESERVE_SHARE = 0.1
 RESERVE_S = 0.1
 RESERVE_S_PER_COL = 5e-6
@@ -59,10 +61,19 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
              "matrix_s": t_matrix - t_prep, "load_s": t_built - t_matrix}
     state = _Solve(backend, mm, opts, solve_deadline)
     state.parts = {pr: stage_parts(prob, pr) for pr in mm.stage_cost}
+    if prob.nx:
+        xprio = prob.need_priority[prob.bid_need[prob.x_bid]]
+        x0 = mm.blocks["x"].start
+        state.lower = {pr: x0 + np.flatnonzero(xprio > pr) for pr in mm.stage_cost}
+    siloed = None
+    if mm.nints and USE_SILOED_START:
+        siloed = siloed_start(snap, prob, mm)
     # the empty clearing (nothing awarded, every need unmet) is always feasible: start there so
     # a time limit can never leave us without a solution
     x = np.zeros(mm.ncols)
     x[mm.blocks["u"]] = prob.u_mw
+    if siloed is not None and _feasible(mm, siloed):
+        x = siloed  # a better start than the empty clearing, as feasible
     state.x = x
     try:
         if snap.rules.primacy == "lexicographic":
@@ -114,14 +125,16 @@ class _Solve:
         self.times: list[float] = []
         self.holds: list[tuple[np.ndarray, np.ndarray, float]] = []  # cols, coefs, hi
         self.parts: dict[int, np.ndarray] = {}  # priority -> part of each u column (-1: other)
-        self.proxy_s: float | None = None
+        self.proxy_s: list[float] = []  # weighted-start solve times
         self.skipped: list[int] = []
+        self.wcost: np.ndarray | None = None  # priority-weighted objective of all levels
+        self.lower: dict[int, np.ndarray] = {}  # priority -> award columns of lower levels
 
-    def _run(self, cost: np.ndarray, until: float):
+    def _run(self, cost: np.ndarray, until: float, gap: float | None = None):
         self.be.set_cost(cost)
         self.be.set_start(self.x)  # after the cost change, which drops HiGHS's solution
         t = time.perf_counter()
-        out = self.be.solve(until)
+        out = self.be.solve(until, gap)
         return out, round(time.perf_counter() - t, 3)
 
     def _holds_ok(self, x: np.ndarray) -> bool:
@@ -132,9 +145,9 @@ class _Solve:
         todo = [(pr, c) for pr, c in mm.stage_cost.items() if c.any()]
         if not todo:
             return
+        self.wcost = self._weighted_cost(todo)
+        self._weighted_start(todo)
         for k, (pr, cost) in enumerate(todo):
-            if k == 1:
-                self._weighted_start(todo[1:])
             cols = np.flatnonzero(cost)
             nxt = todo[k + 1][1] if k + 1 < len(todo) else mm.col_cost
             if float(cost[cols] @ self.x[cols]) <= STAGE_ABS_TOL:
@@ -148,8 +161,17 @@ class _Solve:
                 self.messages.append(f"time limit reached before priority {pr} stage")
                 return
             # share what is left between this stage, the later ones and the cost stage, so a
-            # hard stage cannot starve the cost stage
-            out, dt = self._run(cost, now + (self.deadline - now) / (len(todo) - k + 1))
+            # hard stage cannot starve the cost stage. Awards to lower levels cannot help this
+            # stage (withdrawing them is always feasible), so they are fixed at 0 during it:
+            # the same optimum and bound, and the top stage splits into small parts
+            low = self.lower.get(pr)
+            if low is not None and len(low) and hasattr(self.be, "set_bounds"):
+                self.be.set_bounds(low, np.zeros(len(low)), np.zeros(len(low)))
+            try:
+                out, dt = self._run(cost, now + (self.deadline - now) / (len(todo) - k + 1))
+            finally:
+                if low is not None and len(low) and hasattr(self.be, "set_bounds"):
+                    self.be.set_bounds(low, mm.col_lb[low], mm.col_ub[low])
             self.times.append(dt)
             if out.status == "infeasible" or (out.status == "error" and not out.limited):
                 raise _Failed(out.status, f"priority {pr} stage: {out.message}")
@@ -159,22 +181,26 @@ class _Solve:
                 self._hold(pr, cost)
                 return
             if out.status == "feasible":
+                # stopped by the time limit: nothing is proven, so carry whichever of HiGHS's
+                # incumbent and the start is better by the priority-weighted objective (an
+                # unmet-only incumbent typically withdraws every lower-priority award)
                 self.limited = True
                 self.messages.append(f"priority {pr} stage: {out.message} (gap {out.gap})")
-                self.x = out.x
+                if self.wcost is None or float(self.wcost @ out.x) <= float(self.wcost @ self.x):
+                    self.x = out.x
             else:
+                start = self.x
                 self.x = self._pick(cost, out, nxt)
+                if self.x is not start and k + 1 < len(todo):
+                    # the weighted solution was beaten beyond the gap on this level: HiGHS's
+                    # incumbent of an unmet-only objective is poor for the later levels, so
+                    # solve the weighted objective of the levels left under the new hold
+                    self._hold(pr, cost)
+                    self._weighted_start(todo[k + 1:])
+                    continue
             self._hold(pr, cost)
 
-    def _weighted_start(self, todo: list[tuple[int, np.ndarray]]) -> None:
-        """A priority-weighted solve of the levels in `todo` and the cost, subject to the holds
-        so far: one MIP whose optimum is (nearly always) the lexicographic one, so each later
-        stage starts from a near-optimal incumbent and mostly has to prove it. It runs after
-        the first stage, which is cheap (only the bids of the top level matter to it, and
-        they split by zone), so it already respects that stage's hold."""
-        now = time.perf_counter()
-        if now >= self.deadline or PROXY_SHARE <= 0:
-            return
+    def _weighted_cost(self, todo: list[tuple[int, np.ndarray]]) -> np.ndarray:
         mm = self.mm
         unit = max(float(c.max()) for _, c in todo)  # dh: stage costs are MWh
         weight = PROXY_WEIGHT * max(float(np.abs(mm.col_cost).max(initial=0.0)) / unit, 1.0)
@@ -182,8 +208,21 @@ class _Solve:
         for _, c in reversed(todo):
             cost += weight * c
             weight *= PROXY_WEIGHT
-        out, dt = self._run(cost, now + (self.deadline - now) * PROXY_SHARE)
-        self.proxy_s = dt
+        return cost
+
+    def _weighted_start(self, todo: list[tuple[int, np.ndarray]]) -> None:
+        """A priority-weighted solve of the levels in `todo` and the cost, subject to the holds
+        so far: one MIP whose optimum is (nearly always) the lexicographic one, so each later
+        stage starts from a near-optimal incumbent and mostly has to prove it."""
+        now = time.perf_counter()
+        if now >= self.deadline or PROXY_SHARE <= 0:
+            return
+        cost = self._weighted_cost(todo)
+        # the weights inflate the objective, so the caller's relative gap would let its cost
+        # part stray far: solve it tighter
+        out, dt = self._run(cost, now + (self.deadline - now) * PROXY_SHARE,
+                            float(self.opts.mip_rel_gap) * PROXY_GAP_FACTOR)
+        self.proxy_s.append(dt)
         if out.status == "infeasible":
             raise _Failed("infeasible", f"priority-weighted start: {out.message}")
         if out.x is not None and self._holds_ok(out.x):
@@ -266,6 +305,78 @@ class _Solve:
             self.limited = True
             self.messages.append(f"cost stage: {out.message}")
         return out.gap
+
+
+def _violated_rows(mm: MatrixModel, v: np.ndarray, tol: float = 1e-7) -> np.ndarray:
+    rows = np.repeat(np.arange(mm.nrows), np.diff(mm.start))
+    act = np.bincount(rows, weights=mm.value * v[mm.index], minlength=mm.nrows)
+    return np.flatnonzero((act < mm.row_lo - tol) | (act > mm.row_hi + tol))
+
+
+def _feasible(mm: MatrixModel, v: np.ndarray, tol: float = 1e-7) -> bool:
+    """v within the column bounds and row bounds (HiGHS's feasibility tolerance)."""
+    if np.any(v < mm.col_lb - tol) or np.any(v > mm.col_ub + tol):
+        return False
+    return not len(_violated_rows(mm, v, tol))
+
+
+def siloed_start(snap: Snapshot, prob: Problem, mm: MatrixModel) -> np.ndarray:
+    """Awards and unmet of the siloed clearing (today's separate markets, conflicts dropped)
+    as a MIP start: a feasible clearing found in linear time, so the first solve never starts
+    from less. The binaries follow from the awards (`MatrixModel.x_link`)."""
+    from .siloed import clear_siloed
+
+    sil = clear_siloed(snap)
+    bidx = {b.id: i for i, b in enumerate(snap.bids)}
+    award = np.zeros((len(snap.bids), prob.T))
+    for b, t, m in sil.awards:
+        award[bidx[b], t] = m
+    xs = np.minimum(award[prob.x_bid, prob.x_t], prob.x_ub) if prob.nx else np.zeros(0)
+    # the siloed markets may cut an all-or-nothing block in conflict resolution and accept two
+    # bids of one exclusive group in different markets: withdraw such bids
+    B = len(snap.bids)
+    short = np.zeros(B, dtype=bool)
+    short[prob.x_bid[xs < prob.x_ub - 1e-9]] = True
+    accepted = np.zeros(B, dtype=bool)
+    accepted[prob.x_bid[xs > 0]] = True
+    drop = accepted & prob.bid_aon & short
+    seen: set[int] = set()
+    for b in np.flatnonzero(accepted & ~drop & (prob.bid_group >= 0)).tolist():
+        g = int(prob.bid_group[b])
+        if g in seen:
+            drop[b] = True
+        seen.add(g)
+    xs[drop[prob.x_bid]] = 0.0
+    for _ in range(3):
+        v = _complete(prob, mm, xs)
+        bad = _violated_rows(mm, v)
+        if not len(bad):
+            break
+        # withdraw every bid with an award in a violated row (a siloed tolerance slip)
+        xcols = mm.index[np.concatenate([np.arange(mm.start[r], mm.start[r + 1]) for r in bad])]
+        xb = mm.blocks["x"]
+        xcols = xcols[(xcols >= xb.start) & (xcols < xb.stop)] - xb.start
+        xs[np.isin(prob.x_bid, prob.x_bid[xcols])] = 0.0
+    return v
+
+
+def _complete(prob: Problem, mm: MatrixModel, xs: np.ndarray) -> np.ndarray:
+    """A full column vector from awards: unmet what they leave, binaries they imply."""
+    covered = np.zeros(prob.nu)
+    if prob.nx:
+        np.add.at(covered, prob.x_cov, prob.asset_rel[prob.bid_asset[prob.x_bid]] * xs)
+    v = np.zeros(mm.ncols)
+    v[mm.blocks["x"]] = xs
+    v[mm.blocks["u"]] = np.maximum(prob.u_mw - covered, 0.0)
+    on = xs > 0
+    link = mm.x_link
+    for k in ("y", "z", "s"):
+        c = link[k]
+        v[c[on & (c >= 0)]] = 1.0
+    w = link["w"]
+    v[w[w >= 0]] = 1.0
+    v[w[on & (w >= 0) & (link["dir"] == 1)]] = 0.0
+    return v
 
 
 def stage_parts(prob: Problem, pr: int) -> np.ndarray:
@@ -384,7 +495,7 @@ def extract(prob: Problem, mm: MatrixModel, x: np.ndarray | None,
 
     stages = []
     prio_u = prob.need_priority[prob.u_need] if prob.nu else np.zeros(0, dtype=np.int64)
-    for pr in sorted(set(int(p) for p in prob.need_priority)):
+    for pr in sorted({int(p) for p in prob.need_priority}):
         stages.append(Stage(pr, round(float(unmet[prio_u == pr].sum() * dh), 9)))
 
     rej = dict(prob.ineligible)

@@ -35,6 +35,10 @@ class MatrixModel:
     blocks: dict[str, slice]       # column blocks
     row_blocks: dict[str, slice]
     stage_cost: dict[int, np.ndarray] = field(default_factory=dict)  # priority -> cost vector
+    # per award column x: the binary column it drives (-1: none), so that a start given by
+    # awards alone can be completed: y/z/s are 1 where an award is on, w is 0 where a down
+    # award is on ("dir": 0 up, 1 down)
+    x_link: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def ncols(self) -> int:
@@ -226,13 +230,13 @@ def build_matrix(prob: Problem) -> MatrixModel:
                  [(rx[sel], np.flatnonzero(sel), 1.0), (rows_of_ad[rw], ad_w[rw], wcoef)])
 
     # 8. stacking between different products: s[a,t,p] on/off per product, pairs exclusive
+    s_keys: list[np.ndarray] = []
     pairs = sorted({(min(pidx[p], pidx[q]), max(pidx[p], pidx[q]))
                     for p, q in snap.rules.incompatible_products if p != q})
     if pairs and nx:
         P = len(prob.products)
         kp = ka * P + xprod
         ukp, kpinv, _ = _group(kp)
-        s_keys: list[np.ndarray] = []
         pair_rows: list[tuple[np.ndarray, np.ndarray]] = []
         for p, q in pairs:
             kap = ukp[ukp % P == p] // P
@@ -264,9 +268,14 @@ def build_matrix(prob: Problem) -> MatrixModel:
                      [(ksinv, ypos[stack_y], 1.0)])
 
     mm = bld.finish()
+    x_s = np.full(nx, -1, dtype=np.int64)
+    if pairs and nx and s_keys:
+        x_s[sx] = s0 + xs[sx]
+    mm.x_link = {"y": ypos, "z": xz, "s": x_s, "dir": xd,
+                 "w": ad_w[adinv] if nx else np.zeros(0, dtype=np.int64)}
     # lexicographic stage objectives: unmet MWh of each priority level
     up = prob.need_priority[prob.u_need] if nu else np.zeros(0, dtype=np.int64)
-    for pr in sorted(set(int(p) for p in prob.need_priority)):
+    for pr in sorted({int(p) for p in prob.need_priority}):
         c = np.zeros(mm.ncols)
         c[mm.blocks["u"]] = np.where(up == pr, dh, 0.0)
         mm.stage_cost[pr] = c

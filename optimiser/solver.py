@@ -48,6 +48,7 @@ class HighsBackend:
         self.h = h
         self.has_int = bool(mm.integer.any())
         self.deadline = float("inf")
+        self.gap = float(options.mip_rel_gap)
         self.fixed_rows: list[tuple[np.ndarray, np.ndarray]] = []
         # the interrupt flag HiGHS reads is sticky across runs: clear it on every poll
         # before the deadline, set it after
@@ -76,19 +77,28 @@ class HighsBackend:
         self.h.changeColsBounds(len(cols), cols, z, z)
         self.fixed_rows.append((cols, vals.astype(float), float(hi)))
 
-    def set_start(self, x: np.ndarray) -> None:
-        idx = np.arange(len(x), dtype=np.int32)
+    def set_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        cols = cols.astype(np.int32)
+        self.h.changeColsBounds(len(cols), cols, np.asarray(lo, float), np.asarray(hi, float))
+
+    def set_start(self, x: np.ndarray, cols: np.ndarray | None = None) -> None:
+        """A MIP start: every column, or only `cols` (HiGHS completes the rest by a sub-MIP)."""
+        idx = np.arange(len(x), dtype=np.int32) if cols is None else cols.astype(np.int32)
         self.h.setSolution(len(idx), idx, np.asarray(x, dtype=float))
 
-    def solve(self, deadline: float) -> SolveOutcome:
+    def solve(self, deadline: float, gap: float | None = None) -> SolveOutcome:
         """Run until optimal (within the gap) or the wall-clock `deadline` (perf_counter)."""
         h = self.h
         self.deadline = deadline
         h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.01))
+        if gap is not None:
+            h.setOptionValue("mip_rel_gap", float(gap))
         try:
             h.run()
         finally:
             self.deadline = float("inf")
+            if gap is not None:
+                h.setOptionValue("mip_rel_gap", float(self.gap))
         ms = h.getModelStatus()
         info = h.getInfo()
         has_sol = info.primal_solution_status == 2
@@ -129,9 +139,14 @@ class HighsBackend:
             h.changeColsBounds(len(cols), cols, np.zeros(len(cols)), self.mm.col_ub[cols])
             self.add_row(cols, vals, hi)
         self.deadline = deadline
-        h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.01))
         try:
-            h.run()
+            for attempt in range(2):
+                h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.01))
+                h.run()
+                if (h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+                        or time.perf_counter() >= deadline):
+                    break
+                h.clearSolver()  # a stale MIP/basis state can upset the LP: once from scratch
         finally:
             self.deadline = float("inf")
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
@@ -155,7 +170,8 @@ class PyomoBackend:
         self.opt = Highs()
         self.opt.config.stream_solver = False
         self.opt.config.load_solution = False
-        self.opt.highs_options["mip_rel_gap"] = float(options.mip_rel_gap)
+        self.gap = float(options.mip_rel_gap)
+        self.opt.highs_options["mip_rel_gap"] = self.gap
         self.opt.highs_options["output_flag"] = False
         if options.threads is not None:
             self.opt.highs_options["threads"] = int(options.threads)
@@ -174,15 +190,18 @@ class PyomoBackend:
     def fix_zero(self, cols: np.ndarray, vals: np.ndarray, hi: float) -> None:
         self.add_row(cols, vals, hi)  # pyomo: keep the row form (same optimum)
 
-    def set_start(self, x: np.ndarray) -> None:
+    def set_start(self, x: np.ndarray, cols: np.ndarray | None = None) -> None:
+        if cols is not None:
+            return  # partial starts: HiGHS direct only
         for i, v in enumerate(x):
             self.m.v[i].set_value(float(v), skip_validation=True)
         self.opt.config.warmstart = True if hasattr(self.opt.config, "warmstart") else None
 
-    def solve(self, deadline: float) -> SolveOutcome:
+    def solve(self, deadline: float, gap: float | None = None) -> SolveOutcome:
         from pyomo.contrib.appsi.base import TerminationCondition as TC
 
         self.opt.config.time_limit = max(deadline - time.perf_counter(), 0.01)
+        self.opt.highs_options["mip_rel_gap"] = float(self.gap if gap is None else gap)
         res = self.opt.solve(self.m)
         tc = res.termination_condition
         has_sol = res.best_feasible_objective is not None

@@ -61,10 +61,9 @@ def test_stage_skipped_when_start_has_nothing_unmet():
     doc = _two_levels()
     doc["needs"][1]["mw"] = [3, 2]  # priority 2 can be fully met too
     res = clear(load_snapshot(doc), EXACT)
-    # stage 1 solved (0 unmet, held by bounds); the priority-weighted start then meets all of
-    # priority 2: no stage-2 solve
-    assert res.stats["skipped_stages"] == [2]
-    assert len(res.stats["stage_s"]) == 2  # priority 1 and cost
+    # the priority-weighted start meets every level: no stage solve, both held by bounds
+    assert res.stats["skipped_stages"] == [1, 2]
+    assert len(res.stats["stage_s"]) == 1  # the cost stage only
     assert res.to_dict()["stages"] == [{"priority": 1, "unmet_mwh": 0.0},
                                        {"priority": 2, "unmet_mwh": 0.0}]
 
@@ -130,3 +129,28 @@ def test_holds_by_part_same_result_as_one_row(monkeypatch):
     one_row = solve(doc)
     for k in ("objective", "awards", "unmet", "stages", "rejected"):
         assert by_part[k] == one_row[k], k
+
+
+@pytest.mark.parametrize("market", ["gb", "dense"])
+def test_siloed_start_is_feasible(market):
+    from bench.clearing import generate
+    from optimiser.clearing import _feasible, siloed_start
+    from optimiser.model import build_matrix
+    from optimiser.problem import prepare
+
+    s = load_snapshot(generate(300, seed=5, market=market))
+    prob = prepare(s)
+    mm = build_matrix(prob)
+    v = siloed_start(s, prob, mm)
+    assert _feasible(mm, v)
+    assert mm.col_cost @ v < mm.col_cost[mm.blocks["u"]] @ prob.u_mw  # beats the empty clearing
+
+
+def test_same_optimum_without_siloed_start(monkeypatch):
+    import optimiser.clearing as c
+
+    doc = _zones_market()
+    a = solve(doc)
+    monkeypatch.setattr(c, "USE_SILOED_START", False)
+    b = solve(doc)
+    assert a["stages"] == b["stages"] and a["objective"] == pytest.approx(b["objective"])
