@@ -60,6 +60,7 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
              "nonzeros": len(mm.value), "prepare_s": t_prep - t0,
              "matrix_s": t_matrix - t_prep, "load_s": t_built - t_matrix}
     state = _Solve(backend, mm, opts, solve_deadline)
+    state.prob = prob
     state.parts = {pr: stage_parts(prob, pr) for pr in mm.stage_cost}
     if prob.nx:
         xprio = prob.need_priority[prob.bid_need[prob.x_bid]]
@@ -129,6 +130,7 @@ class _Solve:
         self.skipped: list[int] = []
         self.wcost: np.ndarray | None = None  # priority-weighted objective of all levels
         self.lower: dict[int, np.ndarray] = {}  # priority -> award columns of lower levels
+        self.prob: Problem | None = None
 
     def _run(self, cost: np.ndarray, until: float, gap: float | None = None):
         self.be.set_cost(cost)
@@ -186,11 +188,20 @@ class _Solve:
                 # unmet-only incumbent typically withdraws every lower-priority award)
                 self.limited = True
                 self.messages.append(f"priority {pr} stage: {out.message} (gap {out.gap})")
-                if self.wcost is None or float(self.wcost @ out.x) <= float(self.wcost @ self.x):
+                cands = [out.x, self._restore_lower(out.x, self.x, pr)]
+                if self.wcost is None:
                     self.x = out.x
+                else:
+                    best = min(cands, key=lambda c: float(self.wcost @ c))
+                    if float(self.wcost @ best) <= float(self.wcost @ self.x):
+                        self.x = best
             else:
                 start = self.x
                 self.x = self._pick(cost, out, nxt)
+                if self.x is not start:
+                    rep = self._restore_lower(self.x, start, pr)
+                    if float(nxt @ rep) <= float(nxt @ self.x):
+                        self.x = rep
                 if self.x is not start and k + 1 < len(todo):
                     # the weighted solution was beaten beyond the gap on this level: HiGHS's
                     # incumbent of an unmet-only objective is poor for the later levels, so
@@ -199,6 +210,41 @@ class _Solve:
                     self._weighted_start(todo[k + 1:])
                     continue
             self._hold(pr, cost)
+
+    def _restore_lower(self, x: np.ndarray, start: np.ndarray, pr: int) -> np.ndarray:
+        """`x` (a stage's incumbent, lower-level awards withdrawn) with the start's awards to
+        lower levels put back, minus those that clash (capacity, direction, stacking, groups)
+        with x's awards: the same value on this and higher levels, usually far better on the
+        lower ones. `x` itself if that does not give a solution feasible for every hold."""
+        prob, low = self.prob, self.lower.get(pr)
+        if prob is None or low is None or not len(low):
+            return x
+        xb = self.mm.blocks["x"]
+        aw = x[xb].copy()
+        aw[low - xb.start] = np.clip(start[low], 0.0, None)
+        is_low = np.zeros(prob.nx, dtype=bool)
+        is_low[low - xb.start] = True
+        for _ in range(5):
+            aw = _clean(aw, prob)  # solver noise: snap to 0 / bounds / min MW
+            v = _complete(prob, self.mm, aw)
+            bad = _violated_rows(self.mm, v, 1e-6)
+            if not len(bad):
+                return v if self._holds_ok(v) else x
+            cols = self.mm.index[np.concatenate([np.arange(self.mm.start[r],
+                                                           self.mm.start[r + 1]) for r in bad])]
+            inx = (cols >= xb.start) & (cols < xb.stop)
+            ix = cols[inx] - xb.start
+            binc = cols[~inx]  # binaries in the row: the awards they drive
+            link = self.mm.x_link
+            via = np.zeros(prob.nx, dtype=bool)
+            for k in ("y", "z", "s", "w"):
+                via |= np.isin(link[k], binc)
+            ix = np.concatenate([ix, np.flatnonzero(via)])
+            ix = ix[is_low[ix]]
+            if not len(ix):
+                return x
+            aw[np.isin(prob.x_bid, prob.x_bid[ix]) & is_low] = 0.0
+        return x
 
     def _weighted_cost(self, todo: list[tuple[int, np.ndarray]]) -> np.ndarray:
         mm = self.mm
