@@ -164,16 +164,19 @@ def reset_runtime() -> None:
         fn.cache_clear()
 
 
-def _copy_value(v: Any) -> Any:
+def _copy_converter(v: Any) -> Callable[[Any], Any] | None:
+    """How a column's values must be written for COPY, judged from one sample value."""
     if isinstance(v, enum.Enum):
-        return v.value
+        return lambda x: None if x is None else x.value
     if isinstance(v, (dict, list)):
-        return json.dumps(v, separators=(",", ":"))
+        return lambda x: None if x is None else json.dumps(x, separators=(",", ":"))
     if isinstance(v, dt.datetime):
-        if v.tzinfo is None:
-            raise ValueError("naive datetime refused; use timezone-aware UTC")
-        return v.astimezone(dt.UTC)
-    return v
+        def to_utc(x: Any) -> Any:
+            if x is not None and x.tzinfo is None:
+                raise ValueError("naive datetime refused; use timezone-aware UTC")
+            return None if x is None else x.astimezone(dt.UTC)
+        return to_utc
+    return None
 
 
 def bulk_insert(session: Session, model: type[Base], rows: list[dict[str, Any]],
@@ -196,6 +199,16 @@ def bulk_insert(session: Session, model: type[Base], rows: list[dict[str, Any]],
     cols = list(rows[0])
     raw = session.connection().connection.driver_connection
     sql = f'COPY {table.name} ({", ".join(cols)}) FROM STDIN'
+    # One converter per column, chosen from the first non-null value (columns are uniform).
+    convert = {c: _copy_converter(next((r[c] for r in rows if r[c] is not None), None))
+               for c in cols}
+    plain = [c for c in cols if convert[c] is None]
     with raw.cursor() as cur, cur.copy(sql) as copy:
-        for r in rows:
-            copy.write_row([_copy_value(r[c]) for c in cols])
+        if len(plain) == len(cols):
+            for r in rows:
+                copy.write_row([r[c] for c in cols])
+        else:
+            fns = [convert[c] for c in cols]
+            for r in rows:
+                copy.write_row([v if f is None else f(v)
+                                for f, v in zip(fns, (r[c] for c in cols), strict=True)])

@@ -18,7 +18,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from flexplatform import audit
@@ -198,8 +198,10 @@ def store(session: Session, round_id: uuid.UUID, result: dict[str, Any],
         return True
     snap = rnd.snapshot
     axis = [dt.datetime.fromisoformat(t.replace("Z", "+00:00")) for t in snap["periods"]]
-    bids = {b.id: b for b in session.scalars(select(Bid).where(
-        Bid.market_id.in_([uuid.UUID(x) for x in rnd.market_ids])))}
+    # Plain rows, not ORM objects: a national round has tens of thousands of bids.
+    bids = {b.id: b for b in session.execute(select(
+        Bid.id, Bid.need_id, Bid.asset_id, Bid.fsp_id, Bid.market_id, Bid.status,
+        Bid.utilisation_price).where(Bid.market_id.in_([uuid.UUID(x) for x in rnd.market_ids])))}
     needs = {n.id: n for n in session.scalars(select(Need).where(
         Need.market_id.in_([uuid.UUID(x) for x in rnd.market_ids])))}
     markets = {m.id: m for m in session.scalars(select(Market).where(
@@ -240,16 +242,7 @@ def store(session: Session, round_id: uuid.UUID, result: dict[str, Any],
                 "clearing_price": p.get("clearing_price"), "marginal_cost": p.get("marginal_cost"),
             })
     bulk_insert(session, NeedOutcome, outcomes)
-    reasons = {uuid.UUID(r["bid"]): r["reasons"] for r in result["rejected"]}
-    for bid_id, b in bids.items():
-        if b.status not in LIVE_BID:
-            continue
-        if bid_id in accepted:
-            b.status, b.reasons = BidStatus.accepted, []
-        else:
-            b.status = BidStatus.rejected
-            b.reasons = [{"code": c, "message": REASON_TEXT.get(c, c)}
-                         for c in reasons.get(bid_id, ["not_awarded"])]
+    rejected = _store_verdicts(session, bids, accepted, result["rejected"])
     for m in markets.values():
         m.status = MarketStatus.cleared
     rnd.result, rnd.result_sha256 = result, _sha(result)
@@ -260,8 +253,32 @@ def store(session: Session, round_id: uuid.UUID, result: dict[str, Any],
         "snapshot_sha256": rnd.snapshot_sha256, "result_sha256": rnd.result_sha256,
         "status": result["status"], "objective": result.get("objective"),
         "contracts": len(rows)})
-    _notify(session, rnd, markets, bids, accepted)
+    _notify(session, rnd, markets, bids, accepted, rejected)
     return True
+
+
+def _store_verdicts(session: Session, bids: dict[uuid.UUID, Any], accepted: set[uuid.UUID],
+                    rejections: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Accept or reject every live bid, one UPDATE per distinct verdict (not per bid)."""
+    reasons = {uuid.UUID(r["bid"]): tuple(r["reasons"]) for r in rejections}
+    groups: dict[tuple[BidStatus, tuple[str, ...]], list[uuid.UUID]] = defaultdict(list)
+    rejected: set[uuid.UUID] = set()
+    for bid_id, b in bids.items():
+        if b.status not in LIVE_BID:
+            continue
+        if bid_id in accepted:
+            groups[(BidStatus.accepted, ())].append(bid_id)
+        else:
+            rejected.add(bid_id)
+            groups[(BidStatus.rejected, reasons.get(bid_id, ("not_awarded",)))].append(bid_id)
+    now = utcnow()
+    for (status, codes), ids in groups.items():
+        text = [{"code": c, "message": REASON_TEXT.get(c, c)} for c in codes]
+        for i in range(0, len(ids), 5000):
+            session.execute(update(Bid).where(Bid.id.in_(ids[i : i + 5000]))
+                            .values(status=status, reasons=text, updated_at=now)
+                            .execution_options(synchronize_session=False))
+    return rejected
 
 
 REASON_TEXT = {
@@ -285,7 +302,8 @@ REASON_TEXT = {
 
 
 def _notify(session: Session, rnd: ClearingRound, markets: dict[uuid.UUID, Market],
-            bids: dict[uuid.UUID, Bid], accepted: set[uuid.UUID]) -> None:
+            bids: dict[uuid.UUID, Any], accepted: set[uuid.UUID],
+            rejected: set[uuid.UUID]) -> None:
     per: dict[uuid.UUID, dict[str, Any]] = {}
     for m in markets.values():
         per.setdefault(m.mo_id, {"markets": [], "bids_accepted": 0, "bids_rejected": 0})
@@ -296,7 +314,7 @@ def _notify(session: Session, rnd: ClearingRound, markets: dict[uuid.UUID, Marke
             d["markets"].append(str(b.market_id))
         if b.id in accepted:
             d["bids_accepted"] += 1
-        elif b.status == BidStatus.rejected:
+        elif b.id in rejected:
             d["bids_rejected"] += 1
     created = []
     for pid, payload in per.items():
