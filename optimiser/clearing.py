@@ -33,6 +33,8 @@ RESERVE_SHARE = 0.1
 RESERVE_S = 0.1
 RESERVE_S_PER_COL = 5e-6
 _EPS = 1e-6
+METHODS = ("auto", "monolithic", "decomposed")
+DECOMPOSE_MIN_COLS = 20_000  # `auto`: below this one branch-and-bound is quick enough
 
 
 def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> ClearingResult:
@@ -43,6 +45,10 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
     t_prep = time.perf_counter()
     mm = build_matrix(prob)
     t_matrix = time.perf_counter()
+    if opts.method not in METHODS:
+        raise ValueError(f"unknown method {opts.method!r} (use one of {', '.join(METHODS)})")
+    if _decomposed(opts, mm):
+        return _clear_decomposed(snap, prob, mm, opts, t0, t_prep, t_matrix)
     try:
         backend = make_backend(mm, opts)
     except ValueError:
@@ -101,6 +107,60 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
     stats.update(solve_only_s=t_solved - t_built, duals_s=t_duals - t_solved,
                  extract_s=t_end - t_duals, stage_s=stage_times, proxy_s=state.proxy_s,
                  skipped_stages=state.skipped)
+    res.stats = stats
+    res.timing = {"build_s": round(t_built - t0, 4), "solve_s": round(t_end - t_built, 4)}
+    return res
+
+
+def _decomposed(opts: ClearingOptions, mm: MatrixModel) -> bool:
+    if opts.method == "decomposed":
+        return True
+    return (opts.method == "auto" and opts.backend == "highs" and bool(mm.nints)
+            and mm.ncols >= DECOMPOSE_MIN_COLS)
+
+
+def _clear_decomposed(snap: Snapshot, prob: Problem, mm: MatrixModel, opts: ClearingOptions,
+                      t0: float, t_prep: float, t_matrix: float) -> ClearingResult:
+    """`clear` by the price decomposition (lexicographic.py): the same result contract."""
+    from .lexicographic import pricing_duals, solve_decomposed
+
+    deadline = t0 + opts.time_limit
+    reserve = min(RESERVE_SHARE * opts.time_limit, RESERVE_S + RESERVE_S_PER_COL * mm.ncols)
+    solve_deadline = deadline - reserve
+    stats = {"variables": mm.ncols, "integers": mm.nints, "rows": mm.nrows,
+             "nonzeros": len(mm.value), "prepare_s": t_prep - t0,
+             "matrix_s": t_matrix - t_prep, "method": "decomposed"}
+    # the empty clearing is the start: the stages find better ones at once (a siloed start
+    # costs a second at 10,000 assets and the first stage would discard it)
+    x = np.zeros(mm.ncols)
+    x[mm.blocks["u"]] = prob.u_mw
+    t_built = time.perf_counter()
+    stats["start_s"] = t_built - t_matrix
+    try:
+        run = solve_decomposed(prob, mm, x, float(opts.mip_rel_gap), solve_deadline,
+                               snap.rules.primacy == "lexicographic", opts.workers)
+    except Exception as e:  # noqa: BLE001 - a solver failure is a result, never a raise
+        return _failed("error", f"decomposed solve failed: {e}", t_built - t0,
+                       time.perf_counter() - t_built, stats)
+    t_solved = time.perf_counter()
+    messages = list(run.messages)
+    duals = None
+    if mm.nrows:
+        try:
+            duals = pricing_duals(run, run.x, deadline - reserve / 2)
+            if duals is None:
+                messages.append("marginal-cost LP not solved (time limit or solver status)")
+        except Exception as e:  # noqa: BLE001 - pricing failure must not lose the clearing
+            messages.append(f"marginal-cost LP failed: {e}")
+    t_duals = time.perf_counter()
+    res = extract(prob, mm, run.x, duals)
+    res.status = "feasible" if run.limited else "optimal"
+    res.mip_gap = run.gap
+    res.message = "; ".join(messages) or None
+    t_end = time.perf_counter()
+    stats.update(solve_only_s=t_solved - t_built, duals_s=t_duals - t_solved,
+                 extract_s=t_end - t_duals, stage_s=run.times, stages=run.stages,
+                 lp_s=round(run.dec.lp_s, 3) if run.dec else 0.0)
     res.stats = stats
     res.timing = {"build_s": round(t_built - t0, 4), "solve_s": round(t_end - t_built, 4)}
     return res
@@ -295,38 +355,16 @@ class _Solve:
         return min(ok, key=lambda c: float(nxt @ c))
 
     def _hold(self, pr: int, cost: np.ndarray) -> None:
-        """Hold this stage's value of the carried solution (within the relative tolerance),
-        part by part: the stage's objective is a sum over independent parts (only bids of this
-        or higher levels matter to it, and they link needs through assets and groups), so its
-        optimum is the sum of the parts' optima and holding the sum at the optimum is holding
-        every part at its own. A part at 0 is held by fixing its columns at 0 (bounds), the
-        others by one row each (the sum of the rows' right-hand sides is the spec's hold, up to
-        the absolute HiGHS tolerance per row)."""
-        u = self.mm.blocks["u"]
-        part = self.parts.get(pr)
-        cols_all = np.flatnonzero(cost)
-        if part is None or len(part) != u.stop - u.start:
-            groups = [cols_all]
-        else:
-            pc = part[cols_all - u.start]
-            order = np.argsort(pc, kind="stable")
-            cuts = np.flatnonzero(np.diff(pc[order])) + 1
-            groups = np.split(cols_all[order], cuts)
-        zero: list[np.ndarray] = []
-        for cols in groups:
-            val = float(cost[cols] @ self.x[cols])
-            hi = val * (1 + STAGE_REL_TOL) + STAGE_ABS_TOL
-            if val <= STAGE_ABS_TOL:
-                zero.append(cols)
-            else:
-                self.be.add_row(cols, cost[cols], hi)
-                self.holds.append((cols, cost[cols], hi))
-        if zero:
-            cols = np.concatenate(zero)
+        """Hold this stage's value of the carried solution, part by part (`hold_rows`)."""
+        rows, zero = hold_rows(self.mm, self.parts.get(pr), cost, self.x)
+        for cols, vals, hi in rows:
+            self.be.add_row(cols, vals, hi)
+            self.holds.append((cols, vals, hi))
+        if len(zero):
             self.x = self.x.copy()
-            self.x[cols] = 0.0
-            self.be.fix_zero(cols, cost[cols], STAGE_ABS_TOL)
-            self.holds.append((cols, cost[cols], STAGE_ABS_TOL))
+            self.x[zero] = 0.0
+            self.be.fix_zero(zero, cost[zero], STAGE_ABS_TOL)
+            self.holds.append((zero, cost[zero], STAGE_ABS_TOL))
 
     def cost_stage(self) -> float | None:
         now = time.perf_counter()
@@ -351,6 +389,36 @@ class _Solve:
             self.limited = True
             self.messages.append(f"cost stage: {out.message}")
         return out.gap
+
+
+def hold_rows(mm: MatrixModel, part: np.ndarray | None, cost: np.ndarray, x: np.ndarray
+              ) -> tuple[list[tuple[np.ndarray, np.ndarray, float]], np.ndarray]:
+    """The rows that hold a stage's value of `x` (within the relative tolerance), part by
+    part, and the columns of parts held at 0 (fixed at 0 as bounds: no row needed).
+
+    The stage's objective is a sum over independent parts (only bids of this or higher levels
+    matter to it, and they link needs through assets and groups), so its optimum is the sum of
+    the parts' optima and holding the sum at the optimum is holding every part at its own.
+    Per part, the sum of the rows' right-hand sides is the spec's hold, up to the absolute
+    HiGHS tolerance per row; and a part-local row keeps the decomposition's components apart.
+    """
+    u = mm.blocks["u"]
+    cols_all = np.flatnonzero(cost)
+    if part is None or len(part) != u.stop - u.start:
+        groups = [cols_all]
+    else:
+        pc = part[cols_all - u.start]
+        order = np.argsort(pc, kind="stable")
+        cuts = np.flatnonzero(np.diff(pc[order])) + 1
+        groups = np.split(cols_all[order], cuts)
+    rows, zero = [], []
+    for cols in groups:
+        val = float(cost[cols] @ x[cols])
+        if val <= STAGE_ABS_TOL:
+            zero.append(cols)
+        else:
+            rows.append((cols, cost[cols], val * (1 + STAGE_REL_TOL) + STAGE_ABS_TOL))
+    return rows, (np.concatenate(zero) if zero else np.zeros(0, dtype=np.int64))
 
 
 def _violated_rows(mm: MatrixModel, v: np.ndarray, tol: float = 1e-7) -> np.ndarray:

@@ -16,13 +16,17 @@ class ClearingOptions:
 
     `backend` is `highs` (the CSR arrays passed straight to highspy, the default because it
     is measured faster at scale) or `pyomo` (the same formulation as a pyomo model solved
-    with `appsi_highs`).
+    with `appsi_highs`; always monolithic).
     """
 
     time_limit: float = 60.0
     mip_rel_gap: float = 1e-3
     threads: int | None = None
     backend: str = "highs"
+    # `monolithic`: one HiGHS branch-and-bound per stage; `decomposed`: the price
+    # decomposition (decompose.py, HiGHS direct); `auto`: decomposed from DECOMPOSE_MIN_COLS
+    method: str = "auto"
+    workers: int | None = None  # threads for the decomposition's components (None: cores)
 
 
 @dataclass(frozen=True, slots=True)

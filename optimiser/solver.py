@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
+from .decompose import set_time_limit
 from .model import MatrixModel
 from .result import ClearingOptions
 
@@ -90,7 +91,7 @@ class HighsBackend:
         """Run until optimal (within the gap) or the wall-clock `deadline` (perf_counter)."""
         h = self.h
         self.deadline = deadline
-        h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.01))
+        set_time_limit(h, deadline)
         if gap is not None:
             h.setOptionValue("mip_rel_gap", float(gap))
         try:
@@ -141,7 +142,7 @@ class HighsBackend:
         self.deadline = deadline
         try:
             for attempt in range(2):
-                h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.01))
+                set_time_limit(h, deadline)
                 h.run()
                 if (h.getModelStatus() == highspy.HighsModelStatus.kOptimal
                         or time.perf_counter() >= deadline):

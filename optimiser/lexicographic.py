@@ -1,0 +1,181 @@
+"""The lexicographic stages run over the price decomposition (decompose.py), for large markets.
+
+Same semantics as the monolithic path in clearing.py: one stage per priority level, its value
+held part by part, then the cost stage; each stage starts from the solution carried so far,
+which satisfies every hold.
+
+- A level whose stage falls apart once lower-level awards are fixed at 0 (they cannot help
+  it: withdrawing them is always feasible) is solved exactly, component by component: the
+  DSO level of a GB market, whose needs are all zonal, is one small MIP per zone.
+- A level tied across zones (GB-wide needs) is first solved for a *cost-aware* solution: one
+  decomposed solve of the priority-weighted objective of this and the later levels plus cost.
+  That solution is kept if it is proven within the gap of the level's own bound; it then
+  also starts the cost stage well, where a solution found for the level alone would be
+  arbitrary in cost and, held at its level, leaves the cost stage little to improve.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+
+from .decompose import Decomposer, _label, default_workers, link_rows, set_time_limit
+from .model import MatrixModel
+from .problem import Problem
+
+STAGE_ABS_TOL = 1e-7
+WEIGHT = 1.0         # weighted solve: a level's MWh weighs as much as the dearest MW-period
+WEIGHTED_SHARE = 0.4  # of the time left, for the weighted solve of a tied level
+LEVEL_SHARE = 0.5     # ... and up to this share (cumulative) for the level's own bound
+LEVEL_ROUNDS = 1
+
+
+@dataclass
+class DecomposedRun:
+    x: np.ndarray
+    limited: bool = False
+    gap: float | None = None
+    messages: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    stages: list[dict] = field(default_factory=list)
+    dec: Decomposer | None = None
+    zero_holds: list[tuple[np.ndarray, np.ndarray, float]] = field(default_factory=list)
+
+
+def weighted_cost(mm: MatrixModel, levels: list[tuple[int, np.ndarray]]) -> np.ndarray:
+    """Cost plus each level's unmet MWh at a weight far above every cost (and 100x the next
+    level's): its optimum is, short of ties, the lexicographic one."""
+    unit = max(float(c.max()) for _, c in levels)
+    weight = WEIGHT * max(float(np.abs(mm.col_cost).max(initial=0.0)) / unit, 1.0)
+    cost = mm.col_cost.copy()
+    for _, c in reversed(levels):
+        cost += weight * c
+        weight *= WEIGHT
+    return cost
+
+
+def solve_decomposed(prob: Problem, mm: MatrixModel, x0: np.ndarray, gap: float,
+                     deadline: float, lexicographic: bool,
+                     workers: int | None = None) -> DecomposedRun:
+    from .clearing import _complete, hold_rows
+
+    dec = Decomposer(mm, link_rows(prob, mm), workers or default_workers())
+    run = DecomposedRun(x=x0, dec=dec)
+    levels: list[tuple[int, np.ndarray]] = []
+    if lexicographic:
+        levels = [(pr, c) for pr, c in sorted(mm.stage_cost.items()) if c.any()]
+    xprio = (prob.need_priority[prob.bid_need[prob.x_bid]] if prob.nx
+             else np.zeros(0, dtype=np.int64))
+    x0c = mm.blocks["x"].start
+    u = mm.blocks["u"]
+    for k, (pr, cost) in enumerate(levels):
+        name = f"priority {pr}"
+        now = time.perf_counter()
+        if now >= deadline:
+            run.limited = True
+            run.messages.append(f"time limit reached before the {name} stage")
+            return run
+        cols = np.flatnonzero(cost)
+        t = time.perf_counter()
+        if float(cost[cols] @ run.x[cols]) <= STAGE_ABS_TOL:
+            part = None
+            run.stages.append({"stage": name, "skipped": True})
+        else:
+            low = x0c + np.flatnonzero(xprio > pr)
+            dec.set_bounds(low, np.zeros(len(low)), np.zeros(len(low)))
+            try:
+                exact = not dec.has_link()
+                if exact:
+                    aw = run.x[mm.blocks["x"]].copy()
+                    aw[low - x0c] = 0.0
+                    start = _complete(prob, mm, aw)
+                    until = now + (deadline - now) / (len(levels) - k + 1)
+                    out = dec.solve_stage(cost, gap, until, [start if dec.feasible(start)
+                                                            else run.x])
+                    part = _label(dec, np.zeros(0, np.int64), dec.ub - dec.lb > 1e-9)
+            finally:
+                dec.set_bounds(low, mm.col_lb[low], mm.col_ub[low])
+            if not exact:
+                # the level's own LP bound on a second LP instance, beside the weighted solve
+                until = now + (deadline - now) * LEVEL_SHARE
+                with ThreadPoolExecutor(1) as pool:
+                    fut = pool.submit(dec.relaxation, cost, until, "aux")
+                    w = weighted_cost(mm, levels[k:])
+                    out_w = dec.solve_stage(w, gap * 0.1,
+                                            now + (deadline - now) * WEIGHTED_SHARE,
+                                            [run.x], max_rounds=1)
+                    relaxed = fut.result()
+                # the level's bound: its LP, then one priced round if that is not enough; the
+                # weighted solution is kept whenever it is within the gap of that bound
+                out = dec.solve_stage(cost, gap, until, [out_w.x], prefer_first=True,
+                                      relaxed=relaxed, max_rounds=LEVEL_ROUNDS)
+                part = _label(dec, np.zeros(0, np.int64), dec.ub - dec.lb > 1e-9)
+            _record(run, name, out, gap, time.perf_counter() - t, exact=exact)
+        if part is not None:
+            part = part[u]
+        _hold(run, dec, hold_rows(mm, part, cost, run.x), cost)
+    now = time.perf_counter()
+    if now >= deadline:
+        run.limited = True
+        run.messages.append("time limit reached before the cost stage")
+        return run
+    t = time.perf_counter()
+    out = dec.solve_stage(mm.col_cost, gap, deadline, [run.x])
+    _record(run, "cost", out, gap, time.perf_counter() - t)
+    return run
+
+
+def _record(run: DecomposedRun, name: str, out, gap: float, dt: float, **extra) -> None:
+    run.x = out.x
+    run.gap = out.gap
+    run.times.append(round(dt, 3))
+    run.stages.append({"stage": name, "value": out.value, "bound": out.bound, "gap": out.gap,
+                       "rounds": out.rounds, "components": out.components, "s": round(dt, 3),
+                       **extra})
+    if out.limited or out.gap is None or out.gap > gap:
+        run.limited = True
+        shown = "-" if out.gap is None else f"{out.gap:.2e}"
+        run.messages.append(f"{name} stage: stopped at gap {shown}"
+                            + (f" ({out.message})" if out.message else ""))
+
+
+def _hold(run: DecomposedRun, dec: Decomposer, held, cost: np.ndarray) -> None:
+    rows, zero = held
+    for cols, vals, hi in rows:
+        dec.add_row(cols, vals, hi)
+    if len(zero):
+        run.x = run.x.copy()
+        run.x[zero] = 0.0
+        dec.set_bounds(zero, np.zeros(len(zero)), np.zeros(len(zero)))
+        run.zero_holds.append((zero, cost[zero], STAGE_ABS_TOL))
+
+
+def pricing_duals(run: DecomposedRun, x: np.ndarray, deadline: float) -> np.ndarray | None:
+    """Row duals of the LP with every integer decision fixed at x, holds in row form (as the
+    monolithic path prices), for the marginal costs."""
+    dec = run.dec
+    if dec is None:
+        return None
+    h = dec._lp_model()
+    mm = dec.mm
+    h.changeColsCost(mm.ncols, np.arange(mm.ncols, dtype=np.int32), mm.col_cost)
+    ints = dec.ints
+    if len(ints):
+        v = np.round(x[ints])
+        h.changeColsBounds(len(ints), ints, v, v)
+    for cols, vals, hi in run.zero_holds:
+        c32 = cols.astype(np.int32)
+        h.changeColsBounds(len(c32), c32, mm.col_lb[cols], mm.col_ub[cols])
+        h.addRow(-highspy.kHighsInf, float(hi), len(c32), c32, vals.astype(float))
+    set_time_limit(h, deadline)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    sol = h.getSolution()
+    if not sol.dual_valid:
+        return None
+    return np.array(sol.row_dual)[:mm.nrows]
