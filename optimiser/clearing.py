@@ -34,7 +34,7 @@ RESERVE_S = 0.1
 RESERVE_S_PER_COL = 5e-6
 _EPS = 1e-6
 METHODS = ("auto", "monolithic", "decomposed")
-DECOMPOSE_MIN_COLS = 20_000  # `auto`: below this one branch-and-bound is quick enough
+DECOMPOSE_MIN_COLS = 50_000  # `auto`: below this one branch-and-bound is as quick (1,000 assets)
 
 
 def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> ClearingResult:
@@ -391,7 +391,8 @@ class _Solve:
         return out.gap
 
 
-def hold_rows(mm: MatrixModel, part: np.ndarray | None, cost: np.ndarray, x: np.ndarray
+def hold_rows(mm: MatrixModel, part: np.ndarray | None, cost: np.ndarray, x: np.ndarray,
+              per_column_tol: float = 0.0
               ) -> tuple[list[tuple[np.ndarray, np.ndarray, float]], np.ndarray]:
     """The rows that hold a stage's value of `x` (within the relative tolerance), part by
     part, and the columns of parts held at 0 (fixed at 0 as bounds: no row needed).
@@ -401,6 +402,9 @@ def hold_rows(mm: MatrixModel, part: np.ndarray | None, cost: np.ndarray, x: np.
     the parts' optima and holding the sum at the optimum is holding every part at its own.
     Per part, the sum of the rows' right-hand sides is the spec's hold, up to the absolute
     HiGHS tolerance per row; and a part-local row keeps the decomposition's components apart.
+    `per_column_tol` widens a row by that much per unit of coefficient: a value read off a
+    solution that is feasible only within the solver's tolerance is otherwise slightly below
+    what exact arithmetic allows, and HiGHS's presolve then calls the held model infeasible.
     """
     u = mm.blocks["u"]
     cols_all = np.flatnonzero(cost)
@@ -417,7 +421,8 @@ def hold_rows(mm: MatrixModel, part: np.ndarray | None, cost: np.ndarray, x: np.
         if val <= STAGE_ABS_TOL:
             zero.append(cols)
         else:
-            rows.append((cols, cost[cols], val * (1 + STAGE_REL_TOL) + STAGE_ABS_TOL))
+            slack = STAGE_ABS_TOL + per_column_tol * float(np.abs(cost[cols]).sum())
+            rows.append((cols, cost[cols], val * (1 + STAGE_REL_TOL) + slack))
     return rows, (np.concatenate(zero) if zero else np.zeros(0, dtype=np.int64))
 
 

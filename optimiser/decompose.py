@@ -45,7 +45,8 @@ GB = "GB"
 BATCH_COLS = 300        # components below this many columns are solved together in batches
 COMPONENT_GAP = 1e-4    # per-component relative gap: its bound loss is summed over components
 PERTURB_SHARE = 1e-4    # tie-break perturbation: at most this share of the LP objective
-MAX_ROUNDS = 3          # Lagrangian rounds (the first at the LP's prices), while time allows
+POLISH_MIN_S = 1.0      # least time left for the closing branch-and-bound to be worth it
+MAX_ROUNDS = 1          # Lagrangian rounds (the first at the LP's prices), while time allows
 _EPS = 1e-9
 # HiGHS's primal heuristics cost a component more than they save: measured on the 10,000-asset
 # market, the components solve 3x faster without them (branching finds the incumbents)
@@ -63,6 +64,7 @@ class StageOutcome:
     message: str | None
     rounds: int = 0
     components: int = 0
+    moves: int = 0
 
     @property
     def gap(self) -> float | None:
@@ -227,7 +229,8 @@ class Decomposer:
 
     def solve_stage(self, cost: np.ndarray, gap: float, deadline: float,
                     starts: list[np.ndarray], max_rounds: int = MAX_ROUNDS,
-                    prefer_first: bool = False, relaxed=None) -> StageOutcome:
+                    prefer_first: bool = False, relaxed=None,
+                    descent_cost: np.ndarray | None = None) -> StageOutcome:
         """Minimise `cost` under every row and hold, from feasible `starts`.
 
         `prefer_first`: keep `starts[0]` whenever it is proven within the gap, even if another
@@ -300,9 +303,57 @@ class Decomposer:
                 break
             lam = self._clip_prices(link, lam + step * max(val - lbound, 0.0) / norm * g)
             step *= 0.5
+        # 4. block coordinate descent from the best solution, if still short of the gap
+        moves = 0
+        if (not self._settled(first, best, val, cost, bound, gap, prefer_first)
+                and time.perf_counter() < deadline):
+            from .descent import Descent
+
+            dcost = cost if descent_cost is None else descent_cost
+            x, moves = Descent(self, comps, link).run(dcost, best, deadline)
+            v = float(cost @ x)
+            if moves and (v <= val or descent_cost is not None):
+                best, val = x, v
+            limited = not self._settled(first, best, val, cost, bound, gap, prefer_first)
+        # 5. what time is left: one branch-and-bound over the whole model from the best
+        # solution (small markets close here; its bound is kept if it is the stronger)
+        if (not self._settled(first, best, val, cost, bound, gap, prefer_first)
+                and deadline - time.perf_counter() > POLISH_MIN_S):
+            out = self.polish(cost, best, gap, deadline)
+            if out is not None:
+                x, v, b = out
+                if v < val:
+                    best, val = x, v
+                if b is not None:
+                    bound = max(bound, b)
+            limited = not self._settled(first, best, val, cost, bound, gap, prefer_first)
         if prefer_first and self._done(float(cost @ first), bound, gap):
             best, val = first, float(cost @ first)
-        return StageOutcome(best, val, bound, limited, None, rounds, comps.count)
+        return StageOutcome(best, val, bound, limited, None, rounds, comps.count, moves)
+
+    def polish(self, cost: np.ndarray, x: np.ndarray, gap: float, deadline: float):
+        """(solution, value, proven bound) of HiGHS's MIP over the model as it stands,
+        started from x, stopped at the deadline; None if it found nothing usable."""
+        mm = self.mm
+        h = _highs()
+        h.setOptionValue("mip_rel_gap", gap)
+        set_time_limit(h, deadline)
+        h.passModel(mm.ncols, self.nrows, len(self.value), int(highspy.MatrixFormat.kRowwise),
+                    int(highspy.ObjSense.kMinimize), 0.0, cost, self.lb, self.ub,
+                    self.row_lo, self.row_hi, self.start.astype(np.int32),
+                    self.index.astype(np.int32), self.value, mm.integer.astype(np.int32))
+        h.setSolution(mm.ncols, np.arange(mm.ncols, dtype=np.int32), x)
+        h.run()
+        info = h.getInfo()
+        bound = float(info.mip_dual_bound)
+        bound = bound if np.isfinite(bound) else None
+        if info.primal_solution_status != 2:
+            return None
+        sol = np.array(h.getSolution().col_value)
+        sol[self.ints] = np.round(sol[self.ints])
+        if not self.feasible(sol):
+            return (x, float(cost @ x), bound)
+        return sol, float(cost @ sol), bound
 
     def _settled(self, first, best, val, cost, bound, gap, prefer_first) -> bool:
         if prefer_first:

@@ -7,17 +7,18 @@ which satisfies every hold.
 - A level whose stage falls apart once lower-level awards are fixed at 0 (they cannot help
   it: withdrawing them is always feasible) is solved exactly, component by component: the
   DSO level of a GB market, whose needs are all zonal, is one small MIP per zone.
-- A level tied across zones (GB-wide needs) is first solved for a *cost-aware* solution: one
-  decomposed solve of the priority-weighted objective of this and the later levels plus cost.
-  That solution is kept if it is proven within the gap of the level's own bound; it then
-  also starts the cost stage well, where a solution found for the level alone would be
-  arbitrary in cost and, held at its level, leaves the cost stage little to improve.
+- A level tied across zones (GB-wide needs) gets its bound and first solution by pricing; the
+  descent then runs on the priority-weighted objective of this and the later levels plus cost,
+  so the level's solution is also a good start for the cost stage (a solution found for the
+  level alone is arbitrary in cost, and held at its level it leaves the cost stage little
+  room: fixing the priced components' choices then rarely meets the hold).
+- Holds are widened by the solver's feasibility tolerance per held column: a value read off a
+  solution feasible within tolerance can sit a hair below exact arithmetic's reach.
 """
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import highspy
@@ -28,10 +29,9 @@ from .model import MatrixModel
 from .problem import Problem
 
 STAGE_ABS_TOL = 1e-7
-WEIGHT = 1.0         # weighted solve: a level's MWh weighs as much as the dearest MW-period
-WEIGHTED_SHARE = 0.4  # of the time left, for the weighted solve of a tied level
-LEVEL_SHARE = 0.5     # ... and up to this share (cumulative) for the level's own bound
-LEVEL_ROUNDS = 1
+HOLD_COLUMN_TOL = 1e-6  # HiGHS's feasibility tolerance, per held column
+WEIGHT = 100.0       # descent objective of a level: 100x the dearest column per MWh, per level
+LEVEL_SHARE = 0.45    # of the time left, for a tied level (the cost stage gets the rest)
 
 
 @dataclass
@@ -100,24 +100,18 @@ def solve_decomposed(prob: Problem, mm: MatrixModel, x0: np.ndarray, gap: float,
             finally:
                 dec.set_bounds(low, mm.col_lb[low], mm.col_ub[low])
             if not exact:
-                # the level's own LP bound on a second LP instance, beside the weighted solve
+                # tied across zones: bound and primal by pricing, then descent on the
+                # priority-weighted objective, so the level's solution is also a good start
+                # for the cost (a level-only solution is arbitrary in cost, and held at its
+                # level it leaves the cost stage little room)
                 until = now + (deadline - now) * LEVEL_SHARE
-                with ThreadPoolExecutor(1) as pool:
-                    fut = pool.submit(dec.relaxation, cost, until, "aux")
-                    w = weighted_cost(mm, levels[k:])
-                    out_w = dec.solve_stage(w, gap * 0.1,
-                                            now + (deadline - now) * WEIGHTED_SHARE,
-                                            [run.x], max_rounds=1)
-                    relaxed = fut.result()
-                # the level's bound: its LP, then one priced round if that is not enough; the
-                # weighted solution is kept whenever it is within the gap of that bound
-                out = dec.solve_stage(cost, gap, until, [out_w.x], prefer_first=True,
-                                      relaxed=relaxed, max_rounds=LEVEL_ROUNDS)
+                out = dec.solve_stage(cost, gap, until, [run.x],
+                                      descent_cost=weighted_cost(mm, levels[k:]))
                 part = _label(dec, np.zeros(0, np.int64), dec.ub - dec.lb > 1e-9)
             _record(run, name, out, gap, time.perf_counter() - t, exact=exact)
         if part is not None:
             part = part[u]
-        _hold(run, dec, hold_rows(mm, part, cost, run.x), cost)
+        _hold(run, dec, hold_rows(mm, part, cost, run.x, HOLD_COLUMN_TOL), cost)
     now = time.perf_counter()
     if now >= deadline:
         run.limited = True
@@ -134,7 +128,8 @@ def _record(run: DecomposedRun, name: str, out, gap: float, dt: float, **extra) 
     run.gap = out.gap
     run.times.append(round(dt, 3))
     run.stages.append({"stage": name, "value": out.value, "bound": out.bound, "gap": out.gap,
-                       "rounds": out.rounds, "components": out.components, "s": round(dt, 3),
+                       "rounds": out.rounds, "components": out.components,
+                       "moves": out.moves, "s": round(dt, 3),
                        **extra})
     if out.limited or out.gap is None or out.gap > gap:
         run.limited = True
