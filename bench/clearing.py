@@ -181,7 +181,8 @@ def generate(n_assets: int, seed: int = 1, T: int = 48, eso: bool = True,
     }
 
 
-def run_one(path: str, mode: str, time_limit: float, gap: float) -> dict:
+def run_one(path: str, mode: str, time_limit: float, gap: float, method: str = "auto",
+            primacy: str | None = None) -> dict:
     """In a fresh process: load, clear (monolithic or by components), siloed comparator."""
     import resource
 
@@ -189,9 +190,12 @@ def run_one(path: str, mode: str, time_limit: float, gap: float) -> dict:
     from optimiser.siloed import clear_siloed
 
     t0 = time.perf_counter()
-    snap = load_snapshot(Path(path))
+    doc = json.loads(Path(path).read_text())
+    if primacy:
+        doc["rules"]["primacy"] = primacy
+    snap = load_snapshot(doc)
     t_load = time.perf_counter() - t0
-    opts = ClearingOptions(time_limit=time_limit, mip_rel_gap=gap)
+    opts = ClearingOptions(time_limit=time_limit, mip_rel_gap=gap, method=method)
     t1 = time.perf_counter()
     res = clear(snap, opts) if mode == "mono" else clear_components(snap, opts, processes=2)
     wall = time.perf_counter() - t1
@@ -210,9 +214,11 @@ def run_one(path: str, mode: str, time_limit: float, gap: float) -> dict:
     return out
 
 
-def _child(path: str, mode: str, time_limit: float, gap: float) -> dict:
+def _child(path: str, mode: str, time_limit: float, gap: float, method: str = "auto",
+           primacy: str = "lexicographic") -> dict:
     cmd = [sys.executable, __file__, "--child", path, "--mode", mode,
-           "--time-limit", str(time_limit), "--gap", str(gap)]
+           "--time-limit", str(time_limit), "--gap", str(gap), "--method", method,
+           "--primacy", primacy]
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
     if p.returncode != 0:
         raise RuntimeError(p.stderr[-3000:])
@@ -231,11 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gap", type=float, default=1e-3)
     ap.add_argument("--speedup-size", type=int, default=None,
                     help="size for the component-parallel row (default: largest <= 10000)")
+    ap.add_argument("--method", choices=("auto", "monolithic", "decomposed"), default="auto",
+                    help="auto: decomposed from 50,000 model columns (about 1,700 assets)")
+    ap.add_argument("--primacy", choices=("lexicographic", "weighted"), default="lexicographic")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="mono", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
-        print(json.dumps(run_one(a.child, a.mode, a.time_limit, a.gap)))
+        print(json.dumps(run_one(a.child, a.mode, a.time_limit, a.gap, a.method, a.primacy)))
         return 0
     sizes = [100, 1000] if a.quick else [int(s) for s in a.sizes.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="flexbench-"))
@@ -248,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in sizes:
         path = tmp / f"market-{n}.json"
         path.write_text(json.dumps(generate(n, a.seed, market=a.market)))
-        r = _child(str(path), "mono", a.time_limit, a.gap)
+        r = _child(str(path), "mono", a.time_limit, a.gap, a.method, a.primacy)
         st, tm = r["stats"], r["timing"]
         total = tm["build_s"] + tm["solve_s"]
         saving = (1 - r["objective"] / r["siloed_objective"]) * 100 if r["siloed_objective"] else 0
@@ -259,10 +268,20 @@ def main(argv: list[str] | None = None) -> int:
               f"{gap:>8} | {r['siloed_objective']:>13,.0f} {saving:>6.1f}% "
               f"{r['unmet_mwh']:>8.1f}/{r['siloed_unmet']:<8.1f} "
               f"{r['conflicts']:>6} ({r['conflict_mw']:.0f})", flush=True)
-        print(f"        detail: load {r['load_s']:.2f}s prepare {st['prepare_s']:.2f}s "
-              f"matrix {st['matrix_s']:.2f}s highs-load {st['load_s']:.2f}s "
+        print(f"        detail ({st.get('method', 'monolithic')}): load {r['load_s']:.2f}s "
+              f"prepare {st['prepare_s']:.2f}s matrix {st['matrix_s']:.2f}s "
               f"solve {st['solve_only_s']:.2f}s duals {st['duals_s']:.2f}s "
               f"extract {st['extract_s']:.2f}s siloed {r['siloed_s']:.2f}s", flush=True)
+        for sg in st.get("stages", []):
+            if sg.get("skipped"):
+                print(f"          {sg['stage']:<11} skipped (nothing unmet)")
+                continue
+            g = "-" if sg["gap"] is None else f"{sg['gap']:.1e}"
+            b = "-" if sg["bound"] is None else f"{sg['bound']:,.2f}"
+            print(f"          {sg['stage']:<11} value {sg['value']:>14,.2f} bound {b:>14} gap {g:>8}"
+                  f" {sg['s']:>6.2f}s components {sg['components']:>7} rounds {sg['rounds']}"
+                  f" descent moves {sg['moves']}" + (" (exact)" if sg.get("exact") else ""),
+                  flush=True)
     cands = [s for s in sizes if s <= 10000]
     sp = a.speedup_size or (max(cands) if cands else sizes[0])
     print(f"\ncomponent-parallel speed-up at {sp} assets (2 processes, wall s incl. pool start):")

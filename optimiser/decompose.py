@@ -291,6 +291,11 @@ class Decomposer:
                 if self._settled(first, best, val, cost, bound, gap, prefer_first):
                     break
                 x = self.fix_and_solve(cost, xsub, deadline)
+                if x is None and time.perf_counter() < deadline:
+                    # a hold from an earlier level is tight and some components' choices
+                    # supply less of the GB-wide needs than it allows: take only the
+                    # components that supply at least as much as the best solution, row by row
+                    x = self.fix_and_solve(cost, comps.mix(xsub, best, link), deadline)
                 if x is not None and float(cost @ x) < val:
                     best, val = x, float(cost @ x)
             # a subgradient step on the prices, if another round fits in the time left
@@ -521,6 +526,32 @@ class _Components:
             self.blocks.append((cols, st, loc[gcol[mv]].astype(np.int32), dec.value[ent[mv]],
                                 dec.row_lo[rws] - shift, dec.row_hi[rws] - shift,
                                 dec.mm.integer[cols].astype(np.int32)))
+
+    def mix(self, new: np.ndarray, cur: np.ndarray, link: np.ndarray) -> np.ndarray:
+        """`cur` with every block (component batch or free column) taken from `new` whose
+        supply to each linking row is at least `cur`'s: the blocks are independent apart from
+        those rows, so the mixture stays feasible with `cur`'s unmet (it is the LP's start)."""
+        dec = self.dec
+        n = dec.mm.ncols
+        block_of = np.full(n, -1, dtype=np.int64)
+        for k, b in enumerate(self.blocks):
+            block_of[b[0]] = k
+        block_of[self.free] = len(self.blocks) + np.arange(len(self.free))
+        ent, row_of = dec._entries(link)
+        cols = dec.index[ent]
+        blk = block_of[cols]
+        sel = blk >= 0
+        nb = len(self.blocks) + len(self.free)
+        key = blk[sel] * len(link) + row_of[sel]
+        uk, inv = np.unique(key, return_inverse=True)
+        diff = np.bincount(inv, weights=dec.value[ent[sel]] * (new[cols[sel]] - cur[cols[sel]]),
+                           minlength=len(uk))
+        worse = np.zeros(nb, dtype=bool)
+        worse[uk[diff < -1e-9] // len(link)] = True
+        take = (block_of >= 0) & ~worse[np.maximum(block_of, 0)]
+        out = cur.copy()
+        out[take] = new[take]
+        return out
 
     def solve(self, cost: np.ndarray, priced, deadline: float, gap: float):
         """(bound, x, complete) of min cost (minus priced rows) over the blocks, or None.

@@ -137,3 +137,33 @@ def test_decomposed_time_limit_is_a_budget():
     assert took < 4.5, took
     assert d["status"] in ("optimal", "feasible")
     assert check(doc, d) == []
+
+
+def test_mix_of_priced_components_stays_feasible_under_a_tight_hold():
+    """Blocks whose GB-wide supply is at least the current solution's, row by row, can be
+    swapped in without touching the unmet columns: the mixture is feasible even when a hold
+    leaves no room, which fixing every priced choice is not."""
+    import numpy as np
+
+    from optimiser.decompose import Decomposer, link_rows
+    from optimiser.model import build_matrix
+    from optimiser.problem import prepare
+
+    prob = prepare(load_snapshot(generate(150, seed=4)))
+    mm = build_matrix(prob)
+    dec = Decomposer(mm, link_rows(prob, mm), 2)
+    cur = np.zeros(mm.ncols)
+    cur[mm.blocks["u"]] = prob.u_mw
+    u = mm.blocks["u"]
+    gb = link_rows(prob, mm) - mm.row_blocks["coverage"].start + u.start
+    dec.add_row(gb, np.full(len(gb), 0.5), float(0.5 * cur[gb].sum()))  # tight: as it is
+    rel = dec.relaxation(mm.col_cost, time.perf_counter() + 30)
+    assert rel is not None
+    link = dec._active_link(dec.ub - dec.lb > 1e-9)
+    comps = dec.components(link)
+    out = comps.solve(mm.col_cost, (link, dec._prices(link, rel[2])), time.perf_counter() + 30,
+                      1e-6)
+    assert out is not None
+    mixed = comps.mix(out[1], cur, link)
+    assert dec.feasible(mixed)
+    assert not np.array_equal(mixed, cur)
