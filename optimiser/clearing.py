@@ -130,8 +130,10 @@ def _clear_decomposed(snap: Snapshot, prob: Problem, mm: MatrixModel, opts: Clea
     from .lexicographic import pricing_duals, solve_decomposed
 
     deadline = t0 + opts.time_limit
-    reserve = min(RESERVE_SHARE * opts.time_limit, RESERVE_S + RESERVE_S_PER_COL * mm.ncols)
+    # kept back: the pricing LP (integers fixed, warm on the kept LP) and the extraction
+    reserve = min(0.15 * opts.time_limit, 0.3 + 6e-6 * mm.ncols)
     solve_deadline = deadline - reserve
+    price_deadline = deadline - min(reserve / 2, 0.05 + 2.5e-6 * mm.ncols)
     stats = {"variables": mm.ncols, "integers": mm.nints, "rows": mm.nrows,
              "nonzeros": len(mm.value), "prepare_s": t_prep - t0,
              "matrix_s": t_matrix - t_prep, "method": "decomposed"}
@@ -152,7 +154,7 @@ def _clear_decomposed(snap: Snapshot, prob: Problem, mm: MatrixModel, opts: Clea
     duals = None
     if mm.nrows:
         try:
-            duals = pricing_duals(run, run.x, deadline - reserve / 2)
+            duals = pricing_duals(run, run.x, price_deadline)
             if duals is None:
                 messages.append("marginal-cost LP not solved (time limit or solver status)")
         except Exception as e:  # noqa: BLE001 - pricing failure must not lose the clearing

@@ -45,7 +45,10 @@ GB = "GB"
 BATCH_COLS = 300        # components below this many columns are solved together in batches
 COMPONENT_GAP = 1e-4    # per-component relative gap: its bound loss is summed over components
 PERTURB_SHARE = 1e-4    # tie-break perturbation: at most this share of the LP objective
-POLISH_MIN_S = 1.0      # least time left for the closing branch-and-bound to be worth it
+# least time left for the closing branch-and-bound to be worth it: its presolve and a root
+# cut round cannot be interrupted (~1 s and up to ~3 s per 100,000 columns)
+POLISH_MIN_S = 1.0
+POLISH_S_PER_COL = 3e-5
 MAX_ROUNDS = 1          # Lagrangian rounds (the first at the LP's prices), while time allows
 _EPS = 1e-9
 # HiGHS's primal heuristics cost a component more than they save: measured on the 10,000-asset
@@ -323,8 +326,11 @@ class Decomposer:
         # 5. what time is left: one branch-and-bound over the whole model from the best
         # solution (small markets close here; its bound is kept if it is the stronger)
         if (not self._settled(first, best, val, cost, bound, gap, prefer_first)
-                and deadline - time.perf_counter() > POLISH_MIN_S):
-            out = self.polish(cost, best, gap, deadline)
+                and deadline - time.perf_counter()
+                > POLISH_MIN_S + POLISH_S_PER_COL * self.mm.ncols):
+            # stopped early by the length of one root cut round, which HiGHS does not
+            # interrupt (measured ~3 s per 100,000 columns)
+            out = self.polish(cost, best, gap, deadline - POLISH_S_PER_COL * self.mm.ncols)
             if out is not None:
                 x, v, b = out
                 if v < val:
@@ -347,7 +353,16 @@ class Decomposer:
                     int(highspy.ObjSense.kMinimize), 0.0, cost, self.lb, self.ub,
                     self.row_lo, self.row_hi, self.start.astype(np.int32),
                     self.index.astype(np.int32), self.value, mm.integer.astype(np.int32))
+        # its RINS/RENS sub-MIPs ignore the interrupt: they overran a 30 s budget by 3 s
+        h.setOptionValue("mip_heuristic_run_rins", False)
+        h.setOptionValue("mip_heuristic_run_rens", False)
         h.setSolution(mm.ncols, np.arange(mm.ncols, dtype=np.int32), x)
+
+        def poll(e) -> None:  # HiGHS checks its time_limit only between some phases
+            e.interrupt(time.perf_counter() >= deadline)
+
+        h.cbMipInterrupt += poll
+        h.cbSimplexInterrupt += poll
         h.run()
         info = h.getInfo()
         bound = float(info.mip_dual_bound)

@@ -31,7 +31,7 @@ from .problem import Problem
 STAGE_ABS_TOL = 1e-7
 HOLD_COLUMN_TOL = 1e-6  # HiGHS's feasibility tolerance, per held column
 WEIGHT = 100.0       # descent objective of a level: 100x the dearest column per MWh, per level
-LEVEL_SHARE = 0.45    # of the time left, for a tied level (the cost stage gets the rest)
+LEVEL_SHARE = 0.6    # of the time left, for a tied level (the cost stage gets the rest)
 
 
 @dataclass
