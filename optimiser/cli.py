@@ -30,6 +30,9 @@ def summary(res: ClearingResult) -> str:
     rows.append(("rejected bids", str(len(res.rejected))))
     for reason, n in sorted(Counter(r for x in res.rejected for r in x.reasons).items()):
         rows.append((f"  {reason}", str(n)))
+    for st in (res.stats or {}).get("stages", []):
+        if not st.get("skipped") and st.get("gap") is not None:
+            rows.append((f"{st['stage']} stage gap", f"{st['gap']:.2e}"))
     rows.append(("build s", f"{res.timing.get('build_s', 0):.3f}"))
     rows.append(("solve s", f"{res.timing.get('solve_s', 0):.3f}"))
     if res.message:
@@ -39,13 +42,14 @@ def summary(res: ClearingResult) -> str:
 
 
 def main(snapshot_path: str | Path, out: str | Path | None = None, time_limit: float = 60.0,
-         gap: float = 1e-3, threads: int | None = None) -> int:
+         gap: float = 1e-3, threads: int | None = None, method: str = "auto") -> int:
     try:
         snap = load_snapshot(Path(snapshot_path))
     except SnapshotError as e:
         print(str(e), file=sys.stderr)
         return 2
-    res = clear(snap, ClearingOptions(time_limit=time_limit, mip_rel_gap=gap, threads=threads))
+    res = clear(snap, ClearingOptions(time_limit=time_limit, mip_rel_gap=gap, threads=threads,
+                                      method=method))
     print(summary(res))
     if out is not None:
         res.to_json(out)
@@ -61,5 +65,7 @@ def cli(argv: list[str] | None = None) -> int:
     p.add_argument("--time-limit", type=float, default=60.0, help="seconds (default 60)")
     p.add_argument("--gap", type=float, default=1e-3, help="relative MIP gap (default 1e-3)")
     p.add_argument("--threads", type=int, default=None, help="HiGHS threads (default: HiGHS)")
+    p.add_argument("--method", choices=("auto", "monolithic", "decomposed"), default="auto",
+                   help="auto: price decomposition for large markets (default)")
     a = p.parse_args(argv)
-    return main(a.snapshot, a.out, a.time_limit, a.gap, a.threads)
+    return main(a.snapshot, a.out, a.time_limit, a.gap, a.threads, a.method)

@@ -106,7 +106,8 @@ def solve_decomposed(prob: Problem, mm: MatrixModel, x0: np.ndarray, gap: float,
                 # level it leaves the cost stage little room)
                 until = now + (deadline - now) * LEVEL_SHARE
                 out = dec.solve_stage(cost, gap, until, [run.x],
-                                      descent_cost=weighted_cost(mm, levels[k:]))
+                                      descent_cost=weighted_cost(mm, levels[k:]),
+                                      lp_presolve=True)
                 part = _label(dec, np.zeros(0, np.int64), dec.ub - dec.lb > 1e-9)
             _record(run, name, out, gap, time.perf_counter() - t, exact=exact)
         if part is not None:
