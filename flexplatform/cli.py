@@ -121,11 +121,17 @@ def clear(
     time_limit: Annotated[float, typer.Option("--time-limit", min=0.1)] = 60.0,
     gap: Annotated[float, typer.Option("--gap", min=0.0, max=1.0)] = 1e-3,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1)] = None,
+    method: Annotated[str, typer.Option(
+        "--method", help="auto | monolithic | decomposed (auto: decomposition when large)")
+    ] = "auto",
 ) -> None:
     """Clear a market snapshot (market-snapshot-v1) and write the result."""
     from optimiser.cli import main
 
-    raise typer.Exit(main(snapshot, out=out, time_limit=time_limit, gap=gap, threads=threads))
+    if method not in ("auto", "monolithic", "decomposed"):
+        raise typer.BadParameter("use auto, monolithic or decomposed", param_hint="--method")
+    raise typer.Exit(main(snapshot, out=out, time_limit=time_limit, gap=gap, threads=threads,
+                          method=method))
 
 
 @app.command()

@@ -60,3 +60,16 @@ def test_python_dash_m(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, check=False)
     assert p.returncode == 0, p.stderr
     assert json.loads(out.read_text())["awards"][0]["bid"] == "B"
+
+
+def test_main_decomposed_method_prints_stage_gaps(tmp_path, capsys):
+    doc = snap([asset("A", up=1, zone="Z1"), asset("C", up=1, zone="Z2")],
+               [need("N1", [1], zone="Z1"), need("G", [1], zone="GB", priority=2)],
+               [bid("B1", "A", "N1", [1], 10), bid("B2", "C", "G", [1], 5, min_mw=0.5)])
+    out = tmp_path / "res.json"
+    assert main(_write(tmp_path, doc), out=out, time_limit=10, gap=1e-6,
+                method="decomposed") == 0
+    text = capsys.readouterr().out
+    assert "cost stage gap" in text
+    res = json.loads(out.read_text())
+    assert res["status"] == "optimal" and check(doc, res) == []
