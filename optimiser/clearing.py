@@ -314,14 +314,7 @@ class _Solve:
         return x
 
     def _weighted_cost(self, todo: list[tuple[int, np.ndarray]]) -> np.ndarray:
-        mm = self.mm
-        unit = max(float(c.max()) for _, c in todo)  # dh: stage costs are MWh
-        weight = PROXY_WEIGHT * max(float(np.abs(mm.col_cost).max(initial=0.0)) / unit, 1.0)
-        cost = mm.col_cost.copy()
-        for _, c in reversed(todo):
-            cost += weight * c
-            weight *= PROXY_WEIGHT
-        return cost
+        return weighted_cost(self.mm, todo)
 
     def _weighted_start(self, todo: list[tuple[int, np.ndarray]]) -> None:
         """A priority-weighted solve of the levels in `todo` and the cost, subject to the holds
@@ -396,6 +389,19 @@ class _Solve:
             self.limited = True
             self.messages.append(f"cost stage: {out.message}")
         return out.gap
+
+
+def weighted_cost(mm: MatrixModel, levels: list[tuple[int, np.ndarray]]) -> np.ndarray:
+    """Cost plus each level's unmet MWh at a weight far above every cost (PROXY_WEIGHT times
+    the dearest column per MWh, and PROXY_WEIGHT times the next level's): its optimum is,
+    short of ties, the lexicographic one."""
+    unit = max(float(c.max()) for _, c in levels)  # dh: stage costs are MWh
+    weight = PROXY_WEIGHT * max(float(np.abs(mm.col_cost).max(initial=0.0)) / unit, 1.0)
+    cost = mm.col_cost.copy()
+    for _, c in reversed(levels):
+        cost += weight * c
+        weight *= PROXY_WEIGHT
+    return cost
 
 
 def hold_rows(mm: MatrixModel, part: np.ndarray | None, cost: np.ndarray, x: np.ndarray,

@@ -30,7 +30,6 @@ from .problem import Problem
 
 STAGE_ABS_TOL = 1e-7
 HOLD_COLUMN_TOL = 1e-6  # HiGHS's feasibility tolerance, per held column
-WEIGHT = 100.0       # descent objective of a level: 100x the dearest column per MWh, per level
 LEVEL_SHARE = 0.6    # of the time left, for a tied level (the cost stage gets the rest)
 
 
@@ -46,22 +45,10 @@ class DecomposedRun:
     zero_holds: list[tuple[np.ndarray, np.ndarray, float]] = field(default_factory=list)
 
 
-def weighted_cost(mm: MatrixModel, levels: list[tuple[int, np.ndarray]]) -> np.ndarray:
-    """Cost plus each level's unmet MWh at a weight far above every cost (and 100x the next
-    level's): its optimum is, short of ties, the lexicographic one."""
-    unit = max(float(c.max()) for _, c in levels)
-    weight = WEIGHT * max(float(np.abs(mm.col_cost).max(initial=0.0)) / unit, 1.0)
-    cost = mm.col_cost.copy()
-    for _, c in reversed(levels):
-        cost += weight * c
-        weight *= WEIGHT
-    return cost
-
-
 def solve_decomposed(prob: Problem, mm: MatrixModel, x0: np.ndarray, gap: float,
                      deadline: float, lexicographic: bool,
                      workers: int | None = None) -> DecomposedRun:
-    from .clearing import _complete, hold_rows
+    from .clearing import _complete, hold_rows, weighted_cost
 
     dec = Decomposer(mm, link_rows(prob, mm), workers or default_workers())
     run = DecomposedRun(x=x0, dec=dec)

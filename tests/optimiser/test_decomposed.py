@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import highspy
+import numpy as np
 import pytest
 from checker import check
 from hypothesis import HealthCheck, given, settings
@@ -99,25 +100,29 @@ def test_reused_highs_time_limit_counts_only_what_is_left():
     assert h.getOptionValue("time_limit")[1] >= spent + 4.9
 
 
-def test_descent_keeps_feasibility_and_only_lowers_cost():
-    """Each block is re-solved against the rest as it stands: every accepted move keeps the
-    whole solution feasible (GB-wide coverage and holds included) and lowers the objective."""
-    import numpy as np
-
+def _held_gb_market(seed: int):
+    """A 150-asset GB market as a decomposer, the empty clearing, and a hold over the GB-wide
+    unmet columns at the empty clearing's value (tight), as a level stage leaves behind."""
     from optimiser.decompose import Decomposer, link_rows
-    from optimiser.descent import Descent
     from optimiser.model import build_matrix
     from optimiser.problem import prepare
 
-    prob = prepare(load_snapshot(generate(150, seed=9)))
+    prob = prepare(load_snapshot(generate(150, seed=seed)))
     mm = build_matrix(prob)
     dec = Decomposer(mm, link_rows(prob, mm), 2)
     x = np.zeros(mm.ncols)
     x[mm.blocks["u"]] = prob.u_mw
-    u = mm.blocks["u"]
-    # a hold over the GB-wide unmet columns, as a level stage leaves behind
-    gb = link_rows(prob, mm) - mm.row_blocks["coverage"].start + u.start
+    gb = link_rows(prob, mm) - mm.row_blocks["coverage"].start + mm.blocks["u"].start
     dec.add_row(gb, np.full(len(gb), 0.5), float(0.5 * x[gb].sum()))
+    return mm, dec, x
+
+
+def test_descent_keeps_feasibility_and_only_lowers_cost():
+    """Each block is re-solved against the rest as it stands: every accepted move keeps the
+    whole solution feasible (GB-wide coverage and holds included) and lowers the objective."""
+    from optimiser.descent import Descent
+
+    mm, dec, x = _held_gb_market(9)
     link = dec._active_link(dec.ub - dec.lb > 1e-9)
     assert len(link)
     comps = dec.components(link)
@@ -143,20 +148,7 @@ def test_mix_of_priced_components_stays_feasible_under_a_tight_hold():
     """Blocks whose GB-wide supply is at least the current solution's, row by row, can be
     swapped in without touching the unmet columns: the mixture is feasible even when a hold
     leaves no room, which fixing every priced choice is not."""
-    import numpy as np
-
-    from optimiser.decompose import Decomposer, link_rows
-    from optimiser.model import build_matrix
-    from optimiser.problem import prepare
-
-    prob = prepare(load_snapshot(generate(150, seed=4)))
-    mm = build_matrix(prob)
-    dec = Decomposer(mm, link_rows(prob, mm), 2)
-    cur = np.zeros(mm.ncols)
-    cur[mm.blocks["u"]] = prob.u_mw
-    u = mm.blocks["u"]
-    gb = link_rows(prob, mm) - mm.row_blocks["coverage"].start + u.start
-    dec.add_row(gb, np.full(len(gb), 0.5), float(0.5 * cur[gb].sum()))  # tight: as it is
+    mm, dec, cur = _held_gb_market(4)
     rel = dec.relaxation(mm.col_cost, time.perf_counter() + 30)
     assert rel is not None
     link = dec._active_link(dec.ub - dec.lb > 1e-9)
