@@ -25,10 +25,10 @@ class Descent:
     """The coupling of the blocks through priced rows, prepared once per stage."""
 
     def __init__(self, dec: Decomposer, comps: _Components, link: np.ndarray,
-                 batch_cols: int = 300, merge_cols: int = 0):
+                 batch_cols: int = 300):
         self.dec = dec
         mm = dec.mm
-        self.blocks = _merge(list(comps.blocks), merge_cols) if merge_cols else list(comps.blocks)
+        self.blocks = list(comps.blocks)
         # columns in no kept row move only through the linking rows: batches of them (the
         # linking rows' own unmet columns move with whichever block touches their row)
         link_u = np.zeros(mm.ncols, dtype=bool)
@@ -203,38 +203,3 @@ def _rows_of_cols(dec: Decomposer, cols: np.ndarray) -> np.ndarray:
     pos = np.repeat(a, cnt) + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))
     return np.unique(ri[pos])
 
-
-def _merge(blocks: list, target: int) -> list:
-    """Consecutive blocks joined until each has about `target` columns: a move in a joined
-    block can trade supply between its parts, which one part at a time cannot."""
-    out, cur = [], []
-    size = 0
-    for b in blocks:
-        cur.append(b)
-        size += len(b[0])
-        if size >= target:
-            out.append(_join(cur))
-            cur, size = [], 0
-    if cur:
-        out.append(_join(cur))
-    return out
-
-
-def _join(parts: list):
-    if len(parts) == 1:
-        return parts[0]
-    cols, st, idx, val, lo, hi, integ = [], [np.zeros(1, dtype=np.int64)], [], [], [], [], []
-    off_c = off_e = 0
-    for c, s_, i, v, l_, h_, g in parts:
-        cols.append(c)
-        st.append(np.asarray(s_[1:], np.int64) + off_e)
-        idx.append(np.asarray(i, np.int64) + off_c)
-        val.append(v)
-        lo.append(l_)
-        hi.append(h_)
-        integ.append(g)
-        off_c += len(c)
-        off_e += int(s_[-1])
-    return (np.concatenate(cols), np.concatenate(st).astype(np.int32),
-            np.concatenate(idx).astype(np.int32), np.concatenate(val), np.concatenate(lo),
-            np.concatenate(hi), np.concatenate(integ))
