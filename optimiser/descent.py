@@ -18,13 +18,14 @@ import time
 import highspy
 import numpy as np
 
-from .decompose import _HEURISTICS_OFF, Decomposer, _Components, _highs
+from .blocks import HEURISTICS_OFF, Blocks, quiet_highs
+from .decompose import Decomposer
 
 
 class Descent:
     """The coupling of the blocks through priced rows, prepared once per stage."""
 
-    def __init__(self, dec: Decomposer, comps: _Components, link: np.ndarray,
+    def __init__(self, dec: Decomposer, comps: Blocks, link: np.ndarray,
                  batch_cols: int = 300):
         self.dec = dec
         mm = dec.mm
@@ -154,10 +155,10 @@ class Descent:
         integ_s = np.concatenate([integ, np.zeros(nu, dtype=np.int32)])
         c = cost[S]
         old = float(c @ x[S])
-        h = _highs()
+        h = quiet_highs()
         h.setOptionValue("mip_rel_gap", gap)
         h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.01))
-        for k in _HEURISTICS_OFF:
+        for k in HEURISTICS_OFF:
             h.setOptionValue(k, False)
         h.passModel(len(S), nrow, len(V), int(highspy.MatrixFormat.kRowwise),
                     int(highspy.ObjSense.kMinimize), 0.0, c, dec.lb[S], dec.ub[S],

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
-from .decompose import Decomposer, _label, default_workers, link_rows, set_time_limit
+from .blocks import label, set_time_limit
+from .decompose import Decomposer, default_workers, link_rows
 from .model import MatrixModel
 from .problem import Problem
 
@@ -83,7 +84,7 @@ def solve_decomposed(prob: Problem, mm: MatrixModel, x0: np.ndarray, gap: float,
                     until = now + (deadline - now) / (len(levels) - k + 1)
                     out = dec.solve_stage(cost, gap, until, [start if dec.feasible(start)
                                                             else run.x])
-                    part = _label(dec, np.zeros(0, np.int64), dec.ub - dec.lb > 1e-9)
+                    part = label(dec, np.zeros(0, np.int64), dec.ub - dec.lb > 1e-9)
             finally:
                 dec.set_bounds(low, mm.col_lb[low], mm.col_ub[low])
             if not exact:
@@ -95,7 +96,7 @@ def solve_decomposed(prob: Problem, mm: MatrixModel, x0: np.ndarray, gap: float,
                 out = dec.solve_stage(cost, gap, until, [run.x],
                                       descent_cost=weighted_cost(mm, levels[k:]),
                                       lp_presolve=True)
-                part = _label(dec, np.zeros(0, np.int64), dec.ub - dec.lb > 1e-9)
+                part = label(dec, np.zeros(0, np.int64), dec.ub - dec.lb > 1e-9)
             _record(run, name, out, gap, time.perf_counter() - t, exact=exact)
         if part is not None:
             part = part[u]

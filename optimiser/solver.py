@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from .decompose import set_time_limit
+from .blocks import set_time_limit
 from .model import MatrixModel
 from .result import ClearingOptions
 

@@ -16,7 +16,7 @@ from test_clearing_properties import brute_force, markets
 
 from bench.clearing import generate
 from optimiser import ClearingOptions, clear, load_snapshot
-from optimiser.decompose import set_time_limit
+from optimiser.blocks import set_time_limit
 
 DECOMPOSED = ClearingOptions(time_limit=30, mip_rel_gap=1e-9, method="decomposed")
 
