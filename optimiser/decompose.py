@@ -46,9 +46,9 @@ BATCH_COLS = 300        # components below this many columns are solved together
 COMPONENT_GAP = 1e-4    # per-component relative gap: its bound loss is summed over components
 PERTURB_SHARE = 1e-4    # tie-break perturbation: at most this share of the LP objective
 # least time left for the closing branch-and-bound to be worth it: its presolve and a root
-# cut round cannot be interrupted (~1 s and up to ~3 s per 100,000 columns)
+# cut round cannot be interrupted (~1 s and up to ~5 s per 100,000 columns)
 POLISH_MIN_S = 1.0
-POLISH_S_PER_COL = 3e-5
+POLISH_S_PER_COL = 5e-5
 MAX_ROUNDS = 1          # Lagrangian rounds (the first at the LP's prices), while time allows
 _EPS = 1e-9
 @dataclass
@@ -311,7 +311,7 @@ class Decomposer:
                 and deadline - time.perf_counter()
                 > POLISH_MIN_S + POLISH_S_PER_COL * self.mm.ncols):
             # stopped early by the length of one root cut round, which HiGHS does not
-            # interrupt (measured ~3 s per 100,000 columns)
+            # interrupt (measured up to ~5 s per 100,000 columns)
             out = self.polish(cost, best, gap, deadline - POLISH_S_PER_COL * self.mm.ncols)
             if out is not None:
                 x, v, b = out
