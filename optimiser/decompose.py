@@ -49,7 +49,7 @@ PERTURB_SHARE = 1e-4    # tie-break perturbation: at most this share of the LP o
 # cut round cannot be interrupted (~1 s and up to ~5 s per 100,000 columns)
 POLISH_MIN_S = 1.0
 POLISH_S_PER_COL = 5e-5
-MAX_ROUNDS = 1          # Lagrangian rounds (the first at the LP's prices), while time allows
+MAX_ROUNDS = 2          # Lagrangian rounds (the first at the LP's prices), while time allows
 _EPS = 1e-9
 @dataclass
 class StageOutcome:
