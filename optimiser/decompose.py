@@ -105,6 +105,7 @@ class Decomposer:
         self.row_lo = mm.row_lo
         self.row_hi = mm.row_hi
         self._lp: highspy.Highs | None = None  # the LP relaxation, kept warm across stages
+        self._row_of: np.ndarray | None = None
         self.lp_s = 0.0
 
     # -- the model -------------------------------------------------------------------------
@@ -131,7 +132,11 @@ class Decomposer:
                                       np.asarray(lo, float), np.asarray(hi, float))
 
     def _rows_of_entries(self) -> np.ndarray:
-        return np.repeat(np.arange(self.nrows), np.diff(self.start))
+        """Row of every matrix entry; kept until a hold is added (components, labels and
+        activities all need it, several times a stage)."""
+        if self._row_of is None or len(self._row_of) != len(self.index):
+            self._row_of = np.repeat(np.arange(self.nrows), np.diff(self.start))
+        return self._row_of
 
     def activity(self, x: np.ndarray) -> np.ndarray:
         return np.bincount(self._rows_of_entries(), weights=self.value * x[self.index],
@@ -212,16 +217,13 @@ class Decomposer:
         return bool(len(self._active_link(self.ub - self.lb > _EPS)))
 
     def solve_stage(self, cost: np.ndarray, gap: float, deadline: float,
-                    starts: list[np.ndarray], max_rounds: int = MAX_ROUNDS,
-                    prefer_first: bool = False,
-                    descent_cost: np.ndarray | None = None,
+                    starts: list[np.ndarray], descent_cost: np.ndarray | None = None,
                     lp_presolve: bool = False) -> StageOutcome:
         """Minimise `cost` under every row and hold, from feasible `starts`.
 
-        `prefer_first`: keep `starts[0]` whenever it is proven within the gap, even if another
-        candidate is lower on `cost` (it was chosen for the objectives that come later)."""
+        `descent_cost`: the objective the descent lowers, if not `cost` (a level descends on
+        the priority-weighted objective so that its solution also serves the later stages)."""
         cost = np.asarray(cost, float)
-        first = starts[0]
         best = min(starts, key=lambda s: float(cost @ s))
         val = float(cost @ best)
         # 1. without linking rows that matter, the components are the whole answer
@@ -247,12 +249,10 @@ class Decomposer:
         lp_val, xlp, duals = rel
         bound = lp_val
         # re-optimise the starts' continuous parts under this objective
-        for i, st in enumerate(starts):
+        for st in starts:
             if time.perf_counter() >= deadline:
                 break
             x = self.fix_and_solve(cost, st, deadline)
-            if x is not None and i == 0 and float(cost @ x) <= float(cost @ first):
-                first = x
             if x is not None and float(cost @ x) < val:
                 best, val = x, float(cost @ x)
         lam = self._prices(link, duals)
@@ -260,8 +260,8 @@ class Decomposer:
         rounds = 0
         step = 0.5
         limited = False
-        while not self._settled(first, best, val, cost, bound, gap, prefer_first):
-            if time.perf_counter() >= deadline or rounds >= max_rounds:
+        while not self._done(val, bound, gap):
+            if time.perf_counter() >= deadline or rounds >= MAX_ROUNDS:
                 limited = True
                 break
             t_round = time.perf_counter()
@@ -273,7 +273,7 @@ class Decomposer:
             rounds += 1
             if complete:
                 bound = max(bound, lbound - pert_loss)
-                if self._settled(first, best, val, cost, bound, gap, prefer_first):
+                if self._done(val, bound, gap):
                     break
                 x = self.fix_and_solve(cost, xsub, deadline)
                 if x is None and time.perf_counter() < deadline:
@@ -285,7 +285,7 @@ class Decomposer:
                     best, val = x, float(cost @ x)
             # a subgradient step on the prices, if another round fits in the time left
             if not complete or time.perf_counter() + (time.perf_counter() - t_round) > deadline:
-                limited = not self._settled(first, best, val, cost, bound, gap, prefer_first)
+                limited = not self._done(val, bound, gap)
                 break
             g = self._subgradient(link, xsub)
             norm = float(g @ g)
@@ -295,7 +295,7 @@ class Decomposer:
             step *= 0.5
         # 4. block coordinate descent from the best solution, if still short of the gap
         moves = 0
-        if (not self._settled(first, best, val, cost, bound, gap, prefer_first)
+        if (not self._done(val, bound, gap)
                 and time.perf_counter() < deadline):
             from .descent import Descent
 
@@ -304,10 +304,10 @@ class Decomposer:
             v = float(cost @ x)
             if moves and (v <= val or descent_cost is not None):
                 best, val = x, v
-            limited = not self._settled(first, best, val, cost, bound, gap, prefer_first)
+            limited = not self._done(val, bound, gap)
         # 5. what time is left: one branch-and-bound over the whole model from the best
         # solution (small markets close here; its bound is kept if it is the stronger)
-        if (not self._settled(first, best, val, cost, bound, gap, prefer_first)
+        if (not self._done(val, bound, gap)
                 and deadline - time.perf_counter()
                 > POLISH_MIN_S + POLISH_S_PER_COL * self.mm.ncols):
             # stopped early by the length of one root cut round, which HiGHS does not
@@ -319,9 +319,7 @@ class Decomposer:
                     best, val = x, v
                 if b is not None:
                     bound = max(bound, b)
-            limited = not self._settled(first, best, val, cost, bound, gap, prefer_first)
-        if prefer_first and self._done(float(cost @ first), bound, gap):
-            best, val = first, float(cost @ first)
+            limited = not self._done(val, bound, gap)
         return StageOutcome(best, val, bound, limited, None, rounds, comps.count, moves)
 
     def polish(self, cost: np.ndarray, x: np.ndarray, gap: float, deadline: float):
@@ -356,11 +354,6 @@ class Decomposer:
         if not self.feasible(sol):
             return (x, float(cost @ x), bound)
         return sol, float(cost @ sol), bound
-
-    def _settled(self, first, best, val, cost, bound, gap, prefer_first) -> bool:
-        if prefer_first:
-            return self._done(float(cost @ first), bound, gap)
-        return self._done(val, bound, gap)
 
     @staticmethod
     def _done(val: float, bound: float | None, gap: float) -> bool:

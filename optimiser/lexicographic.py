@@ -21,13 +21,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import highspy
 import numpy as np
 
-from .blocks import label, set_time_limit
+from .blocks import label
 from .decompose import Decomposer, default_workers, link_rows
 from .model import MatrixModel
 from .problem import Problem
+from .solver import fixed_integer_duals
 
 STAGE_ABS_TOL = 1e-7
 HOLD_COLUMN_TOL = 1e-6  # HiGHS's feasibility tolerance, per held column
@@ -139,27 +139,10 @@ def _hold(run: DecomposedRun, dec: Decomposer, held, cost: np.ndarray) -> None:
 
 
 def pricing_duals(run: DecomposedRun, x: np.ndarray, deadline: float) -> np.ndarray | None:
-    """Row duals of the LP with every integer decision fixed at x, holds in row form (as the
-    monolithic path prices), for the marginal costs."""
-    dec = run.dec
-    if dec is None:
+    """The marginal-cost duals, on the LP kept by the decomposition (see solver.py)."""
+    if run.dec is None:
         return None
-    h = dec._lp_model()
-    mm = dec.mm
-    h.changeColsCost(mm.ncols, np.arange(mm.ncols, dtype=np.int32), mm.col_cost)
-    ints = dec.ints
-    if len(ints):
-        v = np.round(x[ints])
-        h.changeColsBounds(len(ints), ints, v, v)
-    for cols, vals, hi in run.zero_holds:
-        c32 = cols.astype(np.int32)
-        h.changeColsBounds(len(c32), c32, mm.col_lb[cols], mm.col_ub[cols])
-        h.addRow(-highspy.kHighsInf, float(hi), len(c32), c32, vals.astype(float))
-    set_time_limit(h, deadline)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return None
-    sol = h.getSolution()
-    if not sol.dual_valid:
-        return None
-    return np.array(sol.row_dual)[:mm.nrows]
+    h = run.dec._lp_model()
+    h.changeColsCost(run.dec.mm.ncols, np.arange(run.dec.mm.ncols, dtype=np.int32),
+                     run.dec.mm.col_cost)
+    return fixed_integer_duals(h, run.dec.mm, x, run.zero_holds, deadline)

@@ -130,32 +130,43 @@ class HighsBackend:
 
     def lp_duals(self, x: np.ndarray, deadline: float) -> np.ndarray | None:
         """Row duals of the LP with every integer column fixed at its value in x."""
-        h = self.h
         ints = np.flatnonzero(self.mm.integer).astype(np.int32)
         if len(ints):
-            v = np.round(x[ints])
-            h.changeColsBounds(len(ints), ints, v, v)
-            h.changeColsIntegrality(len(ints), ints, np.zeros(len(ints), dtype=np.uint8))
-        for cols, vals, hi in self.fixed_rows:  # back to the row form of the stage holds
-            h.changeColsBounds(len(cols), cols, np.zeros(len(cols)), self.mm.col_ub[cols])
-            self.add_row(cols, vals, hi)
-        self.deadline = deadline
+            self.h.changeColsIntegrality(len(ints), ints, np.zeros(len(ints), dtype=np.uint8))
+        self.deadline = deadline  # the interrupt callback polls it
         try:
-            for attempt in range(2):
-                set_time_limit(h, deadline)
-                h.run()
-                if (h.getModelStatus() == highspy.HighsModelStatus.kOptimal
-                        or time.perf_counter() >= deadline):
-                    break
-                h.clearSolver()  # a stale MIP/basis state can upset the LP: once from scratch
+            return fixed_integer_duals(self.h, self.mm, x, self.fixed_rows, deadline)
         finally:
             self.deadline = float("inf")
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            return None
-        sol = h.getSolution()
-        if not sol.dual_valid:
-            return None
-        return np.array(sol.row_dual)[:self.mm.nrows]
+
+
+def fixed_integer_duals(h: highspy.Highs, mm: MatrixModel, x: np.ndarray,
+                        zero_holds: list[tuple[np.ndarray, np.ndarray, float]],
+                        deadline: float) -> np.ndarray | None:
+    """Row duals of the model's LP (`h`, integrality already off) with every integer column
+    fixed at its value in x and the holds kept as bounds put back in row form, so that the
+    marginal costs are the same whichever method cleared: the spec's pricing LP."""
+    ints = np.flatnonzero(mm.integer).astype(np.int32)
+    if len(ints):
+        v = np.round(x[ints])
+        h.changeColsBounds(len(ints), ints, v, v)
+    for cols, vals, hi in zero_holds:
+        c32 = np.asarray(cols, np.int32)
+        h.changeColsBounds(len(c32), c32, mm.col_lb[cols], mm.col_ub[cols])
+        h.addRow(-highspy.kHighsInf, float(hi), len(c32), c32, np.asarray(vals, float))
+    for _ in range(2):
+        set_time_limit(h, deadline)
+        h.run()
+        if (h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+                or time.perf_counter() >= deadline):
+            break
+        h.clearSolver()  # a stale MIP/basis state can upset the LP: once from scratch
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    sol = h.getSolution()
+    if not sol.dual_valid:
+        return None
+    return np.array(sol.row_dual)[:mm.nrows]
 
 
 class PyomoBackend:
