@@ -31,7 +31,7 @@ from .solver import fixed_integer_duals
 
 STAGE_ABS_TOL = 1e-7
 HOLD_COLUMN_TOL = 1e-6  # HiGHS's feasibility tolerance, per held column
-LEVEL_SHARE = 0.6    # of the time left, for a tied level (the cost stage gets the rest)
+LEVEL_SHARE = 0.45   # of the time left, for a tied level (the cost stage gets the rest)
 
 
 @dataclass
