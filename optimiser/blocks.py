@@ -132,10 +132,17 @@ class Blocks:
                                 dec.row_lo[rws] - shift, dec.row_hi[rws] - shift,
                                 dec.mm.integer[cols].astype(np.int32)))
 
-    def mix(self, new: np.ndarray, cur: np.ndarray, link: np.ndarray) -> np.ndarray:
-        """`cur` with every block (component batch or free column) taken from `new` whose
-        supply to each linking row is at least `cur`'s: the blocks are independent apart from
-        those rows, so the mixture stays feasible with `cur`'s unmet (it is the LP's start)."""
+    def mix(self, new: np.ndarray, cur: np.ndarray, link: np.ndarray,
+            cost: np.ndarray | None = None) -> np.ndarray:
+        """`cur` with blocks (component batches or free columns) taken from `new`, keeping
+        `cur`'s supply to every linking row within what the row can spare: the blocks are
+        independent apart from those rows, so the mixture is feasible with `cur`'s unmet.
+
+        Blocks that supply each row at least as much as in `cur` are always taken. With
+        `cost`, the others are then taken greedily, largest saving per MW of supply lost
+        first, while every row they take supply from has that much over its requirement
+        in `cur` (plus what the blocks taken add): under a tight hold that is where the
+        cheaper choices fit."""
         dec = self.dec
         n = dec.mm.ncols
         block_of = np.full(n, -1, dtype=np.int64)
@@ -147,13 +154,40 @@ class Blocks:
         blk = block_of[cols]
         sel = blk >= 0
         nb = len(self.blocks) + len(self.free)
-        key = blk[sel] * len(link) + row_of[sel]
+        L = len(link)
+        key = blk[sel] * L + row_of[sel]
         uk, inv = np.unique(key, return_inverse=True)
         diff = np.bincount(inv, weights=dec.value[ent[sel]] * (new[cols[sel]] - cur[cols[sel]]),
                            minlength=len(uk))
+        ub_, ur = uk // L, uk % L
         worse = np.zeros(nb, dtype=bool)
-        worse[uk[diff < -1e-9] // len(link)] = True
-        take = (block_of >= 0) & ~worse[np.maximum(block_of, 0)]
+        worse[ub_[diff < -1e-9]] = True
+        take_blk = ~worse
+        if cost is not None:
+            # spare supply per row: over the requirement (>= rows) or under the cap (<= rows)
+            act = dec.activity(cur)[link]
+            lo, hi = dec.row_lo[link], dec.row_hi[link]
+            sign = np.where(np.isfinite(lo), 1.0, -1.0)
+            spare = np.where(np.isfinite(lo), act - lo, hi - act)
+            d = diff * sign[ur]
+            gain = np.bincount(ur[take_blk[ub_]], weights=np.maximum(d[take_blk[ub_]], 0.0),
+                               minlength=L)
+            spare = np.maximum(spare, 0.0) + gain
+            moved = block_of >= 0
+            saving = np.bincount(block_of[moved], weights=cost[moved] * (cur[moved] - new[moved]),
+                                 minlength=nb)
+            loss = np.bincount(ub_, weights=np.maximum(-d, 0.0), minlength=nb)
+            cand = np.flatnonzero(worse & (saving > 1e-9))
+            cand = cand[np.argsort(-saving[cand] / np.maximum(loss[cand], 1e-9))]
+            o = np.argsort(ub_, kind="stable")
+            starts = np.searchsorted(ub_[o], np.arange(nb + 1))
+            for k in cand:
+                e = o[starts[k]:starts[k + 1]]
+                r, dk = ur[e], d[e]
+                if np.all(dk >= -spare[r] - 1e-9):
+                    spare[r] += dk
+                    take_blk[k] = True
+        take = (block_of >= 0) & take_blk[np.maximum(block_of, 0)]
         out = cur.copy()
         out[take] = new[take]
         return out

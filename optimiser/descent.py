@@ -164,7 +164,8 @@ class Descent:
                     int(highspy.ObjSense.kMinimize), 0.0, c, dec.lb[S], dec.ub[S],
                     np.concatenate(rows_lo), np.concatenate(rows_hi), start, C[o], V[o],
                     integ_s)
-        h.setSolution(len(S), np.arange(len(S), dtype=np.int32), x[S])
+        # no start solution: with RENS off HiGHS 1.15.1 may declare it optimal at the root
+        # (see Decomposer.polish), which would make every block keep its choice
         h.run()
         info = h.getInfo()
         if info.primal_solution_status != 2:

@@ -159,6 +159,10 @@ def test_mix_of_priced_components_stays_feasible_under_a_tight_hold():
     mixed = comps.mix(out[1], cur, link)
     assert dec.feasible(mixed)
     assert not np.array_equal(mixed, cur)
+    # with costs, blocks that lose supply are taken too, as far as each row can spare it
+    greedy = comps.mix(out[1], cur, link, mm.col_cost)
+    assert dec.feasible(greedy)
+    assert float(mm.col_cost @ greedy) <= float(mm.col_cost @ mixed) + 1e-6
 
 
 def test_column_generation_master_bounds_and_primal_under_a_tight_hold():
@@ -217,3 +221,34 @@ def test_block_that_presolve_calls_infeasible_is_solved_without_presolve():
     bound, xs, optimal = out
     assert optimal and np.isfinite(bound)
     assert float(z["cost"] @ xs) <= float(z["cost"] @ x) + 1e-6
+
+
+def test_greedy_mix_takes_cheaper_choices_a_row_can_spare():
+    """A GB-wide need of 1 MW met twice over (A, dear, and B) under a hold at no unmet: the
+    priced solution drops A. The plain mix keeps A (it supplies less of the row); with costs,
+    the row's 1 MW over its requirement lets A go, and the result is feasible and cheaper."""
+    from optimiser.decompose import Decomposer, link_rows
+    from optimiser.model import build_matrix
+    from optimiser.problem import prepare
+
+    doc = snap([asset("A", up=1, zone="Z1"), asset("B", up=1, zone="Z2")],
+               [need("N", [1], zone="GB", priority=2)],
+               [bid("BA", "A", "N", [1], 50), bid("BB", "B", "N", [1], 5)])
+    prob = prepare(load_snapshot(doc))
+    mm = build_matrix(prob)
+    dec = Decomposer(mm, link_rows(prob, mm), 1)
+    u = mm.blocks["u"]
+    dec.add_row(np.arange(u.start, u.stop), np.ones(u.stop - u.start), 0.0)
+    x = mm.blocks["x"]
+    cur = np.zeros(mm.ncols)
+    cur[x] = 1.0  # both awarded: the need is met twice over
+    new = cur.copy()
+    new[x.start + list(prob.x_bid).index(0)] = 0.0  # A dropped
+    assert dec.feasible(cur) and dec.feasible(new)
+    link = dec._active_link(dec.ub - dec.lb > 1e-9)
+    comps = dec.components(link)
+    plain = comps.mix(new, cur, link)
+    greedy = comps.mix(new, cur, link, mm.col_cost)
+    assert np.array_equal(plain, cur)
+    assert dec.feasible(greedy)
+    assert float(mm.col_cost @ greedy) < float(mm.col_cost @ cur)
