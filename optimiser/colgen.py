@@ -193,6 +193,8 @@ class ColumnGeneration:
         only the few it mixes are left to decide (at most one per linking row, by
         Shapley-Folkman), a small MIP. Then the whole master, from that solution if there
         is one (under a tight hold there is often none), else from the incumbent."""
+        if not self.ncols:
+            return None
         h = self._master()
         J, nf = self.ncols, len(self.fcols)
         mu = np.arange(nf, nf + J, dtype=np.int32)
