@@ -87,13 +87,6 @@ class Blocks:
         cid = np.flatnonzero(has_row)
         big = cid[size[cid] >= dec.batch_cols]
         small = cid[size[cid] < dec.batch_cols]
-        # components off the dropped rows first, so that batches rarely mix the two kinds:
-        # a batch none of whose columns is on a dropped row has the same priced costs at
-        # every price, and its solution is reused from one round to the next (solve)
-        on_link = np.zeros(ncomp, dtype=bool)
-        lc = comp[dec.index[~keep[rows] & moving[dec.index]]]
-        on_link[lc[lc >= 0]] = True
-        small = small[np.argsort(on_link[small], kind="stable")]
         batch = np.full(ncomp, -1)
         batch[big] = np.arange(len(big))
         batch[small] = len(big) + np.cumsum(size[small]) // dec.batch_cols
@@ -109,7 +102,6 @@ class Blocks:
         rb = np.searchsorted(rowb[orr], np.arange(-1, nb + 1))
         loc = np.full(n, -1, dtype=np.int64)
         self.blocks = []
-        self._cache: dict[int, tuple[np.ndarray, float, tuple]] = {}
         # entries of each block row restricted to movable columns; fixed columns move to the
         # row bounds
         fixed_val = np.where(moving, 0.0, dec.lb)
@@ -212,22 +204,14 @@ class Blocks:
         x[free] = np.where(c[free] < 0, dec.ub[free], dec.lb[free])
         bound = const + float(c[free] @ x[free]) + float(c[self.fixed] @ dec.lb[self.fixed])
 
-        def run(k):
-            block = self.blocks[k]
-            ck = c[block[0]]
-            hit = self._cache.get(k)
-            if hit is not None and hit[1] <= gap and np.array_equal(hit[0], ck):
-                return hit[2]
-            r = solve_block(block, c, dec.lb, dec.ub, gap, deadline)
-            if r is not None and r[2]:
-                self._cache[k] = (ck, gap, r)
-            return r
+        def run(block):
+            return solve_block(block, c, dec.lb, dec.ub, gap, deadline)
 
         if dec.workers > 1 and len(self.blocks) > 1:
             with ThreadPoolExecutor(dec.workers) as pool:
-                results = list(pool.map(run, range(len(self.blocks))))
+                results = list(pool.map(run, self.blocks))
         else:
-            results = [run(k) for k in range(len(self.blocks))]
+            results = [run(b) for b in self.blocks]
         complete = True
         for block, r in zip(self.blocks, results):
             if r is None or not np.isfinite(r[0]):

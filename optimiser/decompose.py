@@ -17,12 +17,15 @@ One stage (a lexicographic level or the cost objective), under the rows held so 
    small MIP (tiny ones batched), in a thread pool: highspy releases the GIL while it solves.
    The sum of the components' proven bounds plus the priced constants is a lower bound on the
    stage optimum, never weaker than the LP's, because each component is solved as a MIP.
-3. A primal solution: the components break price ties toward the LP's support (a
-   perturbation whose largest effect on the bound is subtracted from it), their integer
-   decisions are fixed and one LP over the continuous awards restores GB-wide coverage. The
-   solution carried from the previous stage is re-optimised the same way; the better is kept.
-4. Gap = (primal - bound) / primal, proven. If it is above the target and time is left, the
-   prices move by a subgradient step and 2-3 repeat.
+3. A first primal: the components break price ties toward the LP's support (a perturbation
+   whose largest effect on the bound is subtracted from it), their integer decisions are
+   fixed and one LP over the continuous awards restores GB-wide coverage (under a tight hold
+   from an earlier level, the supply-aware mix of blocks.py first).
+4. Gap = (primal - bound) / primal, proven. If it is above the target and time is left,
+   column generation (colgen.py) prices the next round: a restricted master LP over the
+   components' solutions found so far. Its MIP, one solution per component, is the primal
+   that combines the rounds; then a RINS sub-MIP, the descent (descent.py) and a closing
+   branch-and-bound with the time left.
 
 Pure numpy + highspy over a `MatrixModel`; holds are kept here as extra rows so the
 components always see the model the stage is solved under.
