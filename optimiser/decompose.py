@@ -314,6 +314,8 @@ class Decomposer:
                         x = self.fix_and_solve(cost, x, deadline)
                     if x is not None and float(cost @ x) < val:
                         best, val = x, float(cost @ x)
+                    if self._done(val, bound, gap):
+                        break
             # the next prices, if another round fits in the time left
             t_next = time.perf_counter() + (time.perf_counter() - t_round)
             if not complete or t_next > mip_until:
