@@ -12,8 +12,9 @@ descending gave 2,285.
 
 Master: the linking rows, one convexity row per component that touches them, one column per
 distinct solution of such a component (its cost and its supply to each linking row), and as
-they are the free columns and the components without integer columns (with their rows). Prices are smoothed toward the prices of
-the best bound so far (Wentges), which avoids the wild duals of a master with few columns.
+they are the free columns and the components without integer columns (with their rows).
+Prices are smoothed toward the prices of the best bound so far (Wentges), which avoids the
+wild duals of a master with few columns.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class ColumnGeneration:
     """The restricted master of one stage, kept warm across rounds."""
 
     def __init__(self, dec, comps: Blocks, link: np.ndarray, cost: np.ndarray):
-        self.dec, self.comps, self.link = dec, comps, link
+        self.dec, self.link = dec, link
         self.cost = np.asarray(cost, float)
         n = dec.mm.ncols
         moving = dec.ub - dec.lb > _EPS
