@@ -137,7 +137,7 @@ def generate(n_assets: int, seed: int = 1, T: int = 48, eso: bool = True,
     bids = []
     nb = 0
     n_groups = 0
-    for i, a in enumerate(assets):
+    for a in assets:
         k = a["technology"]
         lo, hi = TECH[k][5]
         cands = []

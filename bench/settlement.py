@@ -26,10 +26,20 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from settlement import (BL01, GBCalendar, MeterData, PaymentRules, PenaltyTerms,  # noqa: E402
-                        ProductBaselines, availability_lines, build_statements,
-                        penalty_lines, utilisation_lines, verify)
-from settlement.periods import HALF_HOUR_NS, day_table  # noqa: E402
+from settlement import (
+    BL01,
+    GBCalendar,
+    MeterData,
+    PaymentRules,
+    PenaltyTerms,
+    ProductBaselines,
+    availability_lines,
+    build_statements,
+    penalty_lines,
+    utilisation_lines,
+    verify,
+)
+from settlement.periods import HALF_HOUR_NS, day_table
 
 
 def peak_mb() -> float:
@@ -75,14 +85,14 @@ def main(argv=None) -> int:
     peaks: dict[str, float] = {}
 
     t0 = time.perf_counter()
-    load, ns, day_list, n_per, cls, scale, rng = synth_readings(a.points, a.start, a.days, a.seed)
+    load, ns, day_list, n_per, _cls, scale, rng = synth_readings(a.points, a.start, a.days, a.seed)
     P, T = load.shape
     D = len(day_list)
     offsets = np.concatenate([[0], np.cumsum(n_per)])
     # Instructions on `share` of asset-days, after the first week so BL01 has history,
     # 2-8 periods starting 16:00-19:00 local, MW = 30-80 % of typical load there.
     eligible_days = np.arange(min(7, D - 1), D)
-    n_ins = int(round(a.share * P * D))
+    n_ins = round(a.share * P * D)
     pd_pairs = rng.choice(P * len(eligible_days), size=n_ins, replace=False)
     ip = pd_pairs // len(eligible_days)
     idd = eligible_days[pd_pairs % len(eligible_days)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -60,10 +61,8 @@ class BodyLimit:
             if not exceeded:
                 await send(msg)
 
-        try:
+        with contextlib.suppress(_TooLarge):
             await self.app(scope, limited, guarded_send)
-        except _TooLarge:
-            pass
         if exceeded:
             await self._reject(scope, send, too_big)
 

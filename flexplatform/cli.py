@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -76,7 +76,7 @@ def create_participant(
     role: Annotated[str, typer.Option(help="mo, fsp, regulator or admin")],
     name: Annotated[str, typer.Option(help="legal name")],
     email: Annotated[str, typer.Option(help="billing contact email")] = "billing@example.org",
-    company_number: Optional[str] = None,
+    company_number: str | None = None,
 ) -> None:
     """Create a participant and print its one-time API key."""
     from pydantic import ValidationError
@@ -117,10 +117,10 @@ def audit_verify() -> None:
 @app.command()
 def clear(
     snapshot: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    out: Annotated[Optional[Path], typer.Option("--out", help="write the result JSON here")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="write the result JSON here")] = None,
     time_limit: Annotated[float, typer.Option("--time-limit", min=0.1)] = 60.0,
     gap: Annotated[float, typer.Option("--gap", min=0.0, max=1.0)] = 1e-3,
-    threads: Annotated[Optional[int], typer.Option("--threads", min=1)] = None,
+    threads: Annotated[int | None, typer.Option("--threads", min=1)] = None,
     method: Annotated[str, typer.Option(
         "--method", help="auto | monolithic | decomposed (auto: decomposition when large)")
     ] = "auto",

@@ -213,7 +213,7 @@ class Blocks:
         else:
             results = [run(b) for b in self.blocks]
         complete = True
-        for block, r in zip(self.blocks, results):
+        for block, r in zip(self.blocks, results, strict=False):
             if r is None or not np.isfinite(r[0]):
                 return None
             b, xs, ok = r

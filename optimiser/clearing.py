@@ -57,7 +57,7 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
         backend = make_backend(mm, opts)
     except ValueError:
         raise
-    except Exception as e:  # noqa: BLE001 - solver failed to load the model: report, never raise
+    except Exception as e:
         return ClearingResult(status="error", message=f"model load failed: {e}")
     t_built = time.perf_counter()
     # the whole call (build, stages, pricing LP, extraction) fits in time_limit: solves stop
@@ -100,7 +100,7 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
             duals = backend.lp_duals(x, price_deadline)
             if duals is None:
                 messages.append("marginal-cost LP not solved (time limit or solver status)")
-        except Exception as e:  # noqa: BLE001 - pricing failure must not lose the clearing
+        except Exception as e:
             messages.append(f"marginal-cost LP failed: {e}")
     t_duals = time.perf_counter()
     res = extract(prob, mm, x, duals)
@@ -146,7 +146,7 @@ def _clear_decomposed(snap: Snapshot, prob: Problem, mm: MatrixModel, opts: Clea
     try:
         run = solve_decomposed(prob, mm, x, float(opts.mip_rel_gap), solve_deadline,
                                snap.rules.primacy == "lexicographic", opts.workers)
-    except Exception as e:  # noqa: BLE001 - a solver failure is a result, never a raise
+    except Exception as e:
         return _failed("error", f"decomposed solve failed: {e}", t_built - t0,
                        time.perf_counter() - t_built, stats)
     t_solved = time.perf_counter()
@@ -157,7 +157,7 @@ def _clear_decomposed(snap: Snapshot, prob: Problem, mm: MatrixModel, opts: Clea
             duals = pricing_duals(run, run.x, price_deadline)
             if duals is None:
                 messages.append("marginal-cost LP not solved (time limit or solver status)")
-        except Exception as e:  # noqa: BLE001 - pricing failure must not lose the clearing
+        except Exception as e:
             messages.append(f"marginal-cost LP failed: {e}")
     t_duals = time.perf_counter()
     res = extract(prob, mm, run.x, duals)
@@ -598,15 +598,15 @@ def extract(prob: Problem, mm: MatrixModel, x: np.ndarray | None,
     need_ids = [n.id for n in snap.needs]
     awards = [Award(bid_ids[b], int(t), float(m), float(p))
               for b, t, m, p in zip(xb[on].tolist(), xt[on].tolist(), xval[on].tolist(),
-                                    pay.tolist())]
+                                    pay.tolist(), strict=False)]
     un = np.flatnonzero(unmet > 0)
     unmet_rows = [Unmet(need_ids[n], int(t), float(m)) for n, t, m in
-                  zip(prob.u_need[un].tolist(), prob.u_t[un].tolist(), unmet[un].tolist())]
+                  zip(prob.u_need[un].tolist(), prob.u_t[un].tolist(), unmet[un].tolist(), strict=False)]
     withaward = np.flatnonzero(np.isfinite(clearing))
     prices = [Price(need_ids[n], int(t), float(c),
                     None if marginal is None else round(float(marginal[i]), 9))
               for i, n, t, c in zip(withaward.tolist(), prob.u_need[withaward].tolist(),
-                                    prob.u_t[withaward].tolist(), clearing[withaward].tolist())]
+                                    prob.u_t[withaward].tolist(), clearing[withaward].tolist(), strict=False)]
 
     # costs recomputed from awards
     need_eu = np.array([n.expected_utilisation for n in snap.needs], dtype=float)

@@ -91,7 +91,8 @@ class _Builder:
         self.nrows += n
 
     def finish(self) -> MatrixModel:
-        cat = lambda xs, dt=float: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)
+        def cat(xs, dt=float):
+            return np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)
         lb = cat([c[0] for c in self.cols])
         ub = cat([c[1] for c in self.cols])
         cost = cat([c[2] for c in self.cols])

@@ -27,7 +27,7 @@ from .model import MatrixModel
 
 def _linear(v, cols, vals) -> LinearExpression:
     return LinearExpression([MonomialTermExpression((float(a), v[int(c)]))
-                             for c, a in zip(cols, vals)])
+                             for c, a in zip(cols, vals, strict=False)])
 
 
 def build_pyomo(mm: MatrixModel) -> ConcreteModel:

@@ -72,7 +72,7 @@ def competition_reasons(prob: Problem, xval: np.ndarray, marginal: np.ndarray | 
     best = np.full((A, T, 2), np.iinfo(np.int64).max)
     np.minimum.at(best, (xa[on], prob.x_t[on], xd[on]), xprio[on])
     prod_on: dict[tuple[int, int], dict[int, int]] = {}
-    for a, t, p, pr in zip(xa[on], prob.x_t[on], prob.bid_product[prob.x_bid[on]], xprio[on]):
+    for a, t, p, pr in zip(xa[on], prob.x_t[on], prob.bid_product[prob.x_bid[on]], xprio[on], strict=False):
         d = prod_on.setdefault((int(a), int(t)), {})
         d[int(p)] = min(d.get(int(p), 1 << 30), int(pr))
     pidx = {p: i for i, p in enumerate(prob.products)}
@@ -90,7 +90,7 @@ def competition_reasons(prob: Problem, xval: np.ndarray, marginal: np.ndarray | 
     starts = np.searchsorted(prob.x_bid[order], losers)
     ends = np.searchsorted(prob.x_bid[order], losers, side="right")
     out: dict[int, list[str]] = {}
-    for b, s, e in zip(losers, starts, ends):
+    for b, s, e in zip(losers, starts, ends, strict=False):
         cols = order[s:e]
         b = int(b)
         a, d = prob.bid_asset[b], prob.bid_dir[b]

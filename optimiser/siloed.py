@@ -156,7 +156,7 @@ def clear_siloed(snapshot: Snapshot) -> SiloedResult:
     by_prio: dict[int, float] = {}
     for i, n in enumerate(snap.needs):
         by_prio[n.priority] = by_prio.get(n.priority, 0.0) + float(unmet[i].sum() * dh)
-    awards = [(snap.bids[b].id, int(t), float(award[b, t])) for b, t in zip(*np.nonzero(award))]
+    awards = [(snap.bids[b].id, int(t), float(award[b, t])) for b, t in zip(*np.nonzero(award), strict=False)]
     return SiloedResult(objective=round(sum(cost.values()), 6), cost=cost,
                         unmet_mwh=round(float(unmet.sum() * dh), 6),
                         unmet_by_priority={k: round(v, 6) for k, v in sorted(by_prio.items())},

@@ -14,9 +14,10 @@ slot, and the 46-period day contributes nothing to the two slots it lacks.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time, timedelta
-from typing import ClassVar, Mapping
+from datetime import time
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -25,9 +26,21 @@ from .calendar import NON_WORKING, WORKING
 from .meter import MeterGrid
 from .periods import HALF_HOUR_NS, LONDON, MAX_PERIODS, clock_slots, to_settlement_periods
 
-__all__ = ["BaselineContext", "Targets", "BaselineResult", "BaselineMethod", "XofY", "BL01",
-           "Nominated", "ReferenceProfile", "Zero", "AssetCapacity", "METHODS",
-           "make_baseline", "ProductBaselines"]
+__all__ = [
+    "BL01",
+    "METHODS",
+    "AssetCapacity",
+    "BaselineContext",
+    "BaselineMethod",
+    "BaselineResult",
+    "Nominated",
+    "ProductBaselines",
+    "ReferenceProfile",
+    "Targets",
+    "XofY",
+    "Zero",
+    "make_baseline",
+]
 
 SLOTS = 48
 

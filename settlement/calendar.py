@@ -9,9 +9,9 @@ extra non-working days (e.g. a site's own shutdown) without touching that table.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from functools import lru_cache
-from typing import Iterable
 
 import holidays as _holidays
 import numpy as np
@@ -27,8 +27,16 @@ REGIONS = {
     "northern_ireland": "NIR",
 }
 
-__all__ = ["WORKING", "NON_WORKING", "REGIONS", "bank_holidays", "is_bank_holiday",
-           "is_working_day", "day_types", "GBCalendar"]
+__all__ = [
+    "NON_WORKING",
+    "REGIONS",
+    "WORKING",
+    "GBCalendar",
+    "bank_holidays",
+    "day_types",
+    "is_bank_holiday",
+    "is_working_day",
+]
 
 
 @lru_cache(maxsize=64)

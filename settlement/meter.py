@@ -12,16 +12,16 @@ month of 10,000 points (14.4 M rows) validates in seconds.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
 from .periods import HALF_HOUR_NS, LONDON, SettlementPeriodError, day_table
 
-__all__ = ["MeterData", "ValidationReport", "MeterGrid", "STATUSES", "DEFAULT_MAX_KWH"]
+__all__ = ["DEFAULT_MAX_KWH", "STATUSES", "MeterData", "MeterGrid", "ValidationReport"]
 
 # Status of each row.  Only "ok" rows are read by the engine.
 STATUSES = ["ok", "superseded", "duplicate", "conflict", "negative", "implausible",
@@ -131,7 +131,7 @@ class MeterData:
     @classmethod
     def validate(cls, frame: pd.DataFrame, *, window: tuple[date, date] | None = None,
                  max_kwh: float | Mapping[str, float] = DEFAULT_MAX_KWH
-                 ) -> tuple["MeterData", ValidationReport]:
+                 ) -> tuple[MeterData, ValidationReport]:
         """Check readings and return them with a status column plus a report.
 
         ``window`` = (first, last) settlement dates for the gap check; default is the
@@ -250,7 +250,7 @@ class MeterData:
         """Usable readings: latest version of each (point, period), status ok."""
         return self.frame[self.frame["status"] == "ok"]
 
-    def correct(self, corrections: pd.DataFrame) -> tuple["MeterData", ValidationReport]:
+    def correct(self, corrections: pd.DataFrame) -> tuple[MeterData, ValidationReport]:
         """Append corrected readings as new versions and revalidate.
 
         Each correction gets version = 1 + the highest version already held for its

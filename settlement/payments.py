@@ -15,18 +15,29 @@ month for availability, per instruction for utilisation and penalties).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .periods import HALF_HOUR_NS, LONDON
 
-__all__ = ["Tier", "PerformanceTiers", "SSEN_TIERS", "FLAT", "PenaltyTerms", "PaymentRules",
-           "money", "to_decimal_6", "availability_lines", "utilisation_lines",
-           "penalty_lines", "LINE_COLUMNS"]
+__all__ = [
+    "FLAT",
+    "LINE_COLUMNS",
+    "SSEN_TIERS",
+    "PaymentRules",
+    "PenaltyTerms",
+    "PerformanceTiers",
+    "Tier",
+    "availability_lines",
+    "money",
+    "penalty_lines",
+    "to_decimal_6",
+    "utilisation_lines",
+]
 
 PENNY = Decimal("0.01")
 SCALE = 10**6  # 1 Wh in MWh, and multiplier precision
@@ -208,7 +219,7 @@ def utilisation_lines(instructions: pd.DataFrame, contracts: pd.DataFrame,
     utilisation_price (GBP/MWh) per contract_id.
     """
     c = contracts.set_index("contract_id")
-    ordered, paid, ratio = _instruction_arrays(instructions)
+    _ordered, paid, ratio = _instruction_arrays(instructions)
     products = instructions["product"].to_numpy(dtype=object)
     mult = np.zeros(len(instructions))
     for prod in pd.unique(products):

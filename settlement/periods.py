@@ -12,7 +12,7 @@ day-start instants (one per day spanned) and ``searchsorted``, not per-row tz ma
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -20,15 +20,24 @@ import numpy as np
 import pandas as pd
 
 LONDON = ZoneInfo("Europe/London")
-UTC = timezone.utc
+UTC = UTC
 HALF_HOUR = timedelta(minutes=30)
 HALF_HOUR_NS = 30 * 60 * 10**9
 MAX_PERIODS = 50
 
 __all__ = [
-    "LONDON", "MAX_PERIODS", "SettlementPeriodError", "day_start", "periods_in_day",
-    "period_starts", "to_settlement_period", "from_settlement_period",
-    "to_settlement_periods", "from_settlement_periods", "day_table", "clock_slots",
+    "LONDON",
+    "MAX_PERIODS",
+    "SettlementPeriodError",
+    "clock_slots",
+    "day_start",
+    "day_table",
+    "from_settlement_period",
+    "from_settlement_periods",
+    "period_starts",
+    "periods_in_day",
+    "to_settlement_period",
+    "to_settlement_periods",
 ]
 
 

@@ -45,10 +45,7 @@ class Statements:
 
 def build_statements(*line_frames: pd.DataFrame) -> Statements:
     frames = [f for f in line_frames if f is not None and len(f)]
-    if frames:
-        lines = pd.concat(frames, ignore_index=True)
-    else:
-        lines = pd.DataFrame(columns=LINE_COLUMNS)
+    lines = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=LINE_COLUMNS)
     kind_order = {"availability": 0, "utilisation": 1, "penalty_shortfall": 2, "penalty_failed": 3}
     lines = lines.assign(_k=lines["kind"].map(kind_order)).sort_values(
         ["fsp", "mo", "month", "_k", "contract_id", "reference"], kind="stable").drop(columns="_k")
@@ -58,7 +55,7 @@ def build_statements(*line_frames: pd.DataFrame) -> Statements:
     for (fsp, mo, month), g in lines.groupby(["fsp", "mo", "month"], sort=True):
         t = {"availability": Decimal("0.00"), "utilisation": Decimal("0.00"),
              "penalties": Decimal("0.00")}
-        for kind, amount in zip(g["kind"], g["amount"]):
+        for kind, amount in zip(g["kind"], g["amount"], strict=False):
             t[KIND_TOTALS[kind]] += amount
         payment = t["availability"] + t["utilisation"]
         rows.append({"fsp": fsp, "mo": mo, "month": month, "lines": len(g), **t,

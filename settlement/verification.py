@@ -23,7 +23,7 @@ from .calendar import GBCalendar
 from .meter import MeterGrid
 from .periods import HALF_HOUR_NS, MAX_PERIODS, SettlementPeriodError
 
-__all__ = ["Verification", "verify", "DIRECTIONS", "INSTRUCTION_COLUMNS"]
+__all__ = ["DIRECTIONS", "INSTRUCTION_COLUMNS", "Verification", "verify"]
 
 DIRECTIONS = {"turn_down": 1.0, "turn_up": -1.0}
 INSTRUCTION_COLUMNS = ["instruction_id", "mpan", "start", "end", "mw", "direction",

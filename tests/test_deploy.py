@@ -26,7 +26,7 @@ def test_readme_commands_and_ci_agree():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     test_cmd = ("python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]' && "
-                ".venv/bin/pytest -q")
+                ".venv/bin/ruff check . && .venv/bin/pytest -q")
     assert test_cmd in readme and test_cmd in ci
     assert ".venv/bin/flexplatform demo" in readme
     assert "FLEX_DATABASE_URL" in ci and "FLEX_REDIS_URL" in ci

@@ -245,7 +245,7 @@ def store(session: Session, round_id: uuid.UUID, result: dict[str, Any],
     unmet = {(uuid.UUID(u["need"]), u["period"]): u["mw"] for u in result["unmet"]}
     prices = {(uuid.UUID(p["need"]), p["period"]): p for p in result["prices"]}
     outcomes = []
-    for nid, n in needs.items():
+    for nid in needs:
         req = snap_need[str(nid)]["mw"]
         for t, mw in enumerate(req):
             if mw <= 0:

@@ -180,43 +180,43 @@ def bid_problems(b: BidIn, ctx: BidContext, now: Any, base: list[Any]) -> list[d
     errs = []
     found = ctx.needs.get(b.need_id)
     if found is None:
-        return [field_error(base + ["need_id"], f"no open need {b.need_id}", code="need_not_found")]
+        return [field_error([*base, "need_id"], f"no open need {b.need_id}", code="need_not_found")]
     need, market, product = found
     if market.status != MarketStatus.open or not (market.gate_open_at <= now < market.gate_close_at):
-        errs.append(field_error(base + ["need_id"], "the market is not open for bids "
+        errs.append(field_error([*base, "need_id"], "the market is not open for bids "
                                 f"({market.status.value}; gate {market.gate_open_at:%Y-%m-%d %H:%M}"
                                 f"-{market.gate_close_at:%Y-%m-%d %H:%M} UTC)", code="gate_closed"))
     asset = ctx.assets.get(b.asset_id)
     if asset is None:
-        errs.append(field_error(base + ["asset_id"], "not one of your assets",
+        errs.append(field_error([*base, "asset_id"], "not one of your assets",
                                 code="asset_not_found"))
         return errs
     pq = ctx.prequal.get((asset.id, product.code))
     if pq is None or pq.status != PrequalStatus.eligible:
         why = "; ".join(r["message"] for r in (pq.reasons if pq else [])) or "not prequalified"
-        errs.append(field_error(base + ["asset_id"], f"asset not prequalified for "
+        errs.append(field_error([*base, "asset_id"], f"asset not prequalified for "
                                 f"{product.code}: {why}", code="not_prequalified"))
     if need.zone_code not in ("GB", asset.zone_code):
-        errs.append(field_error(base + ["asset_id"], f"asset is in {asset.zone_code}; the need "
+        errs.append(field_error([*base, "asset_id"], f"asset is in {asset.zone_code}; the need "
                                 f"is for {need.zone_code}", code="zone_mismatch"))
     cap = capability_for(asset, need.direction.value)
     if len(b.mw) != len(need.mw):
-        errs.append(field_error(base + ["mw"], f"{len(b.mw)} values; the need has "
+        errs.append(field_error([*base, "mw"], f"{len(b.mw)} values; the need has "
                                 f"{len(need.mw)} periods", code="profile_length"))
     elif cap <= 0:
-        errs.append(field_error(base + ["asset_id"], f"asset cannot move {need.direction.value}",
+        errs.append(field_error([*base, "asset_id"], f"asset cannot move {need.direction.value}",
                                 code="direction_not_supported"))
     else:
         over = [i for i, v in enumerate(b.mw) if v > cap + 1e-9]
         if over:
-            errs.append(field_error(base + ["mw", over[0]], f"{b.mw[over[0]]:g} MW exceeds the "
+            errs.append(field_error([*base, "mw", over[0]], f"{b.mw[over[0]]:g} MW exceeds the "
                                     f"asset's {cap:g} MW {need.direction.value} capability "
                                     f"({len(over)} period(s))", code="over_capability"))
     if b.availability_price > need.max_availability_price:
-        errs.append(field_error(base + ["availability_price"], f"above the need's cap "
+        errs.append(field_error([*base, "availability_price"], f"above the need's cap "
                                 f"{need.max_availability_price}", code="above_price_cap"))
     if b.utilisation_price > need.utilisation_price_cap:
-        errs.append(field_error(base + ["utilisation_price"], f"above the need's cap "
+        errs.append(field_error([*base, "utilisation_price"], f"above the need's cap "
                                 f"{need.utilisation_price_cap}", code="above_price_cap"))
     return errs
 
@@ -351,7 +351,7 @@ def validate_bid(session: Session, data: BidIn, who: Principal) -> dict[str, Any
     found = ctx.needs.get(data.need_id)
     asset = ctx.assets.get(data.asset_id)
     if found and asset and len(data.mw) == len(found[0].mw):
-        need, market, product = found
+        need, market, _product = found
         _, rules = rules_svc.in_force(session)
         conflicts = award_conflicts(session, data, need, market, asset, rules)
     return {

@@ -210,9 +210,9 @@ def _check_refs(session: Session, rows: Iterable[tuple[int | None, AssetCreate |
     for i, r in rows:
         base: list[Any] = ["assets", i] if i is not None else []
         if getattr(r, "zone", None) and r.zone not in known_z:
-            errors.append(field_error(base + ["zone"], f"unknown zone '{r.zone}'"))
+            errors.append(field_error([*base, "zone"], f"unknown zone '{r.zone}'"))
         if getattr(r, "technology", None) and r.technology not in known_t:
-            errors.append(field_error(base + ["technology"],
+            errors.append(field_error([*base, "technology"],
                                       f"unknown technology '{r.technology}'"))
     return errors
 

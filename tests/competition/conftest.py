@@ -42,11 +42,15 @@ def live(backend: str, mode: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
         url = f"sqlite:///{tmp_path / 'live.db'}"
     else:
         base = require_postgres()
-        url = base.rsplit("/", 1)[0] + "/flex_test_live"
-        admin = make_engine(base.rsplit("/", 1)[0] + "/postgres")
+        # A database of its own beside the suite's (<name>_live), so two checkouts testing
+        # against one server with different FLEX_TEST_POSTGRES_URL never share it.
+        server, name = base.rsplit("/", 1)
+        live_db = f"{name.split('?')[0]}_live"
+        url = f"{server}/{live_db}"
+        admin = make_engine(f"{server}/postgres")
         with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            if not c.scalar(text("SELECT 1 FROM pg_database WHERE datname='flex_test_live'")):
-                c.execute(text("CREATE DATABASE flex_test_live"))
+            if not c.scalar(text("SELECT 1 FROM pg_database WHERE datname=:n"), {"n": live_db}):
+                c.execute(text(f'CREATE DATABASE "{live_db}"'))
         admin.dispose()
         fresh_postgres(url).dispose()
     monkeypatch.setenv("FLEX_DATABASE_URL", url)

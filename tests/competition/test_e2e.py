@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
 
 from flexplatform.registration.mpan import make_mpan
 from tests.competition.conftest import run_task
@@ -57,9 +58,9 @@ def _asset(c, h, name, n, tech, up, energy=None, emission=0.0):
 
 
 class _Hook(BaseHTTPRequestHandler):
-    received: list = []
+    received: ClassVar[list] = []
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["content-length"]))
         _Hook.received.append((dict(self.headers), body))
         self.send_response(204)

@@ -41,9 +41,7 @@ def check(snapshot: dict, result: dict, tol: float = TOL) -> list[str]:
         cap_u = n.get("utilisation_price_cap")
         if cap_a is not None and b["availability_price"] > cap_a:
             return False
-        if cap_u is not None and b.get("utilisation_price", 0) > cap_u:
-            return False
-        return True
+        return not (cap_u is not None and b.get("utilisation_price", 0) > cap_u)
 
     x: dict[tuple[str, int], float] = {}
     for aw in result["awards"]:
@@ -126,14 +124,14 @@ def check(snapshot: dict, result: dict, tol: float = TOL) -> list[str]:
     # objective recomputed
     cost = {"availability": 0.0, "utilisation_expected": 0.0, "carbon": 0.0,
             "unmet_penalty": 0.0}
-    for (bid, t), mw in x.items():
+    for (bid, _t), mw in x.items():
         b = bids[bid]
         n, a = needs[b["need"]], assets[b["asset"]]
         eu = n.get("expected_utilisation", 0.0)
         cost["availability"] += mw * dh * b["availability_price"]
         cost["utilisation_expected"] += mw * dh * eu * b.get("utilisation_price", 0.0)
         cost["carbon"] += mw * dh * carbon * a.get("emission_t_per_mwh", 0.0) * eu
-    for (nid, t), u in unmet.items():
+    for (nid, _t), u in unmet.items():
         cost["unmet_penalty"] += u * dh * needs[nid]["unmet_penalty"]
     for k, v in cost.items():
         if not _close(v, result["cost"][k], 1e-6):
@@ -172,7 +170,7 @@ def check(snapshot: dict, result: dict, tol: float = TOL) -> list[str]:
             bad.append(f"award price {aw}: expected {want}")
     # stages
     prio = defaultdict(float)
-    for (nid, t), u in unmet.items():
+    for (nid, _t), u in unmet.items():
         prio[needs[nid]["priority"]] += u * dh
     for s in result["stages"]:
         if not _close(s["unmet_mwh"], prio.get(s["priority"], 0.0), 1e-6):

@@ -131,7 +131,7 @@ def brute_force(doc) -> float:
         for c in on:
             b = bids[c[0]]
             use.setdefault((b["asset"], c[1], N[b["need"]]["direction"]), []).append(idx[c])
-        for (aid, t, d), ix in use.items():
+        for (aid, _t, d), ix in use.items():
             h.addRow(-highspy.kHighsInf, A[aid][f"{d}_mw"], len(ix),
                      np.array(ix, dtype=np.int32), np.ones(len(ix)))
         for p, hi in caps:
@@ -148,12 +148,14 @@ def brute_force(doc) -> float:
 
     combos = [on for r in range(len(cands) + 1) for on in itertools.combinations(cands, r)
               if feasible(on)]
-    full = lambda c: cost_x[c] if c in cost_x else dh * N[c[0]]["unmet_penalty"]
+    def full(c):
+        return cost_x[c] if c in cost_x else dh * N[c[0]]["unmet_penalty"]
     caps: list[tuple[int, float]] = []
     if doc["rules"]["primacy"] == "lexicographic":
         for p in prios:
-            stage = lambda c, p=p: 0.0 if c in cost_x else (dh if N[c[0]]["priority"] == p
-                                                             else 0.0)
+            def stage(c, p=p):
+                return 0.0 if c in cost_x else (dh if N[c[0]]["priority"] == p
+                                                                         else 0.0)
             v = min(x for on in combos if (x := lp(on, stage, caps)) is not None)
             caps.append((p, v * (1 + 1e-6) + 1e-7))
     return min(x for on in combos if (x := lp(on, full, caps)) is not None)

@@ -36,7 +36,8 @@ def test_components_equal_monolithic():
     merged = merge_results(parts).to_dict()
     assert check(doc, merged) == []
     assert merged["objective"] == pytest.approx(mono["objective"])
-    key = lambda d: sorted((a["bid"], a["period"], a["mw"]) for a in d["awards"])
+    def key(d):
+        return sorted((a["bid"], a["period"], a["mw"]) for a in d["awards"])
     assert key(merged) == key(mono)
     assert sorted(map(str, merged["rejected"])) == sorted(map(str, mono["rejected"]))
     assert merged["stages"] == mono["stages"]

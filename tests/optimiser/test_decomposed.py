@@ -74,7 +74,7 @@ def test_gb_market_within_reported_gap_of_monolithic(primacy):
         if d["status"] == "optimal":
             assert d["objective"] <= mono["objective"] * (1 + 1e-3) + 1e-6
     # every level's bound is below the monolithic level value, which is the optimum
-    for st, ms in zip(res.stats["stages"], mono["stages"]):
+    for st, ms in zip(res.stats["stages"], mono["stages"], strict=False):
         if st.get("bound") is not None and st["stage"].startswith("priority"):
             assert st["bound"] <= ms["unmet_mwh"] * (1 + 1e-6) + 1e-6
 
@@ -214,7 +214,7 @@ def test_block_that_presolve_calls_infeasible_is_solved_without_presolve():
     block = (np.arange(len(z["cost"])), z["st"], z["idx"], z["val"], z["lo"], z["hi"],
              z["integ"])
     x = z["x"]  # the start: feasible for every row of the block
-    act = np.array([z["val"][a:b] @ x[z["idx"][a:b]] for a, b in zip(z["st"][:-1], z["st"][1:])])
+    act = np.array([z["val"][a:b] @ x[z["idx"][a:b]] for a, b in zip(z["st"][:-1], z["st"][1:], strict=False)])
     assert np.all(act >= z["lo"] - 1e-6) and np.all(act <= z["hi"] + 1e-6)
     out = solve_block(block, z["cost"], z["lb"], z["ub"], 1e-4, time.perf_counter() + 30)
     assert out is not None

@@ -1,4 +1,4 @@
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from settlement import (
 )
 from settlement.periods import clock_slots
 
-UTC = timezone.utc
+UTC = UTC
 DATA = Path(__file__).parent / "data"
 
 

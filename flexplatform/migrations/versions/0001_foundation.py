@@ -2,7 +2,7 @@
 needs and the append-only audit trail.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-29 04:53:51.669197
 """
 from __future__ import annotations
