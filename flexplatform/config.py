@@ -42,9 +42,15 @@ class Settings(BaseSettings):
     # Independent parts of a round (no shared asset, need or rule tie) are packed into at
     # most this many solves, fanned out over a Celery chord; 1 solves every round whole.
     clearing_fanout: int = Field(default=4, ge=1, le=64)
+    # A run's lease (clearing round, dispatch run): renewed every quarter of it by the
+    # worker's heartbeat; a worker killed whole is noticed within lease + one scan.
+    run_lease_seconds: float = Field(default=120.0, gt=0)
     # Gate-closure scan cadence for celery beat, seconds.
     gate_scan_seconds: float = 60.0
     webhook_timeout_s: float = 5.0
+    # Webhooks go to public https endpoints only; true also allows http and loopback or
+    # private targets, for tests and local demos. Never set it on a shared deployment.
+    webhook_allow_insecure: bool = False
 
     @property
     def resolved_database_url(self) -> str:

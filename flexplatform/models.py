@@ -9,11 +9,11 @@ from flexplatform.competition.models import (  # noqa: F401
     Market,
     Need,
     NeedOutcome,
-    Notification,
     RuleSet,
 )
 from flexplatform.db import Base  # noqa: F401
 from flexplatform.governance.models import Product, TechnologyType, Zone  # noqa: F401
+from flexplatform.notifications import Notification  # noqa: F401
 from flexplatform.registration.models import (  # noqa: F401
     ApiKey,
     Asset,

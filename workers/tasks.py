@@ -12,7 +12,9 @@ from typing import Any
 
 from celery import chord, group, shared_task
 
-from flexplatform.competition import clearing, notifications
+from flexplatform import notifications, runs
+from flexplatform.competition import clearing
+from flexplatform.competition.models import ClearingRound
 from flexplatform.config import get_settings
 from flexplatform.db import after_commit, unit_of_work
 from flexplatform.queue import enqueue
@@ -90,15 +92,21 @@ def clear_round(round_id: str) -> dict:
         return {"round": round_id, "status": "failed"}
     parts = _pack(split_components(snap), get_settings().clearing_fanout)
     if len(parts) > 1:
-        chord(group(solve_part.s(p.to_dict()) for p in parts))(
+        chord(group(solve_part.s(p.to_dict(), round_id=round_id) for p in parts))(
             store_round.s(round_id=round_id))
         return {"round": round_id, "parts": len(parts)}
-    return store_round([_solve(snapshot)], round_id)
+    with runs.heartbeat(ClearingRound, rid):
+        result = _solve(snapshot)
+    return store_round([result], round_id)
 
 
 @shared_task(name="flex.competition.solve_part", acks_late=True)
-def solve_part(snapshot: dict[str, Any]) -> dict[str, Any]:
-    return _solve(snapshot)
+def solve_part(snapshot: dict[str, Any], round_id: str | None = None) -> dict[str, Any]:
+    """One independent part; it keeps the round's lease alive while it solves."""
+    if round_id is None:
+        return _solve(snapshot)
+    with runs.heartbeat(ClearingRound, uuid.UUID(round_id)):
+        return _solve(snapshot)
 
 
 @shared_task(name="flex.competition.store_round", acks_late=True)

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from flexplatform import audit
+from flexplatform import audit, runs
 from flexplatform.competition import rules as rules_svc
 from flexplatform.competition.models import (
     LIVE_BID,
@@ -33,15 +33,14 @@ from flexplatform.competition.models import (
     MarketStatus,
     Need,
     NeedOutcome,
-    Notification,
     RoundStatus,
 )
-from flexplatform.db import after_commit, bulk_insert, utcnow
+from flexplatform.db import bulk_insert, utcnow
 from flexplatform.governance.models import Product
+from flexplatform.notifications import notify
 from flexplatform.registration.models import Asset, AssetStatus
 
 SYSTEM = audit.Actor.system()
-STALE_RUNNING = dt.timedelta(hours=2)
 
 
 def _sha(doc: Any) -> str:
@@ -82,11 +81,18 @@ def close_gates(session: Session, now: dt.datetime | None = None) -> list[uuid.U
         audit.record(session, SYSTEM, "clearing.queued", "clearing_round", rnd.id,
                      {"markets": rnd.market_ids, "rule_set_version": version})
         rounds.append(rnd.id)
-    stale = session.scalars(select(ClearingRound.id).where(
-        (ClearingRound.status == RoundStatus.queued)
-        | ((ClearingRound.status == RoundStatus.running)
-           & (ClearingRound.started_at < now - STALE_RUNNING)))).all()
-    return rounds + [r for r in stale if r not in rounds]
+    # A queued round whose message was lost, or a running one whose worker stopped renewing
+    # its lease (killed whole): start it again, once; lost a second time, it fails.
+    stale = session.scalars(_lock(session, select(ClearingRound).where(
+        (ClearingRound.status == RoundStatus.queued) | runs.lapsed(ClearingRound, now))
+        .order_by(ClearingRound.created_at))).all()
+    for rnd in stale:
+        if rnd.status == RoundStatus.running and runs.exhausted(rnd):
+            fail(session, rnd.id, f"the solving worker was lost {rnd.attempts} times "
+                 "(no heartbeat within the lease); an admin must look before it runs again")
+        elif rnd.id not in rounds:
+            rounds.append(rnd.id)
+    return rounds
 
 
 def _periods(markets: list[Market]) -> tuple[list[dt.datetime], dict[uuid.UUID, int]]:
@@ -176,12 +182,14 @@ def build_snapshot(session: Session, rnd: ClearingRound) -> dict[str, Any]:
 def prepare(session: Session, round_id: uuid.UUID) -> dict[str, Any] | None:
     """Freeze the round's snapshot (once) and mark it running; None if nothing to do."""
     rnd = session.scalar(_lock(session, select(ClearingRound).where(ClearingRound.id == round_id)))
-    if rnd is None or rnd.status in (RoundStatus.done, RoundStatus.failed):
+    if rnd is None or rnd.status in (RoundStatus.done, RoundStatus.failed) or runs.held(rnd):
+        # Done, failed, or a live worker holds it (a duplicate message): nothing to do.
         return None
     if rnd.snapshot is None:
         rnd.snapshot = build_snapshot(session, rnd)
         rnd.snapshot_sha256 = _sha(rnd.snapshot)
-    rnd.status, rnd.started_at, rnd.attempts = RoundStatus.running, utcnow(), rnd.attempts + 1
+    runs.take(rnd)
+    rnd.status = RoundStatus.running
     return rnd.snapshot
 
 
@@ -190,6 +198,7 @@ def fail(session: Session, round_id: uuid.UUID, message: str) -> None:
     if rnd is None or rnd.status == RoundStatus.done:
         return
     rnd.status, rnd.error, rnd.finished_at = RoundStatus.failed, message[:5000], utcnow()
+    runs.release(session, rnd)
     audit.record(session, SYSTEM, "clearing.failed", "clearing_round", rnd.id, {"error": message[:500]})
 
 
@@ -263,6 +272,7 @@ def store(session: Session, round_id: uuid.UUID, result: dict[str, Any],
         m.status = MarketStatus.cleared
     rnd.result, rnd.result_sha256 = result, _sha(result)
     rnd.status, rnd.finished_at = RoundStatus.done, utcnow()
+    runs.release(session, rnd)
     rnd.solver_status, rnd.objective = result["status"], result.get("objective")
     rnd.timing = {**result.get("timing", {}), "parts": parts}
     audit.record(session, SYSTEM, "clearing.done", "clearing_round", rnd.id, {
@@ -332,20 +342,6 @@ def _notify(session: Session, rnd: ClearingRound, markets: dict[uuid.UUID, Marke
             d["bids_accepted"] += 1
         elif b.id in rejected:
             d["bids_rejected"] += 1
-    created = []
     for pid, payload in per.items():
-        n = Notification(participant_id=pid, kind="market.cleared",
-                         payload={"round_id": str(rnd.id), **payload},
-                         dedupe_key=f"market.cleared:{rnd.id}:{pid}")
-        session.add(n)
-        created.append(n)
-    session.flush()
-    ids = [str(n.id) for n in created]
-
-    def deliver() -> None:
-        from flexplatform.queue import enqueue
-
-        for nid in ids:
-            enqueue("flex.notifications.deliver", notification_id=nid)
-
-    after_commit(session, deliver)
+        notify(session, pid, "market.cleared", {"round_id": str(rnd.id), **payload},
+               dedupe_key=f"market.cleared:{rnd.id}:{pid}")

@@ -204,6 +204,9 @@ class ClearingRound(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # Renewed by the solving worker's heartbeat (flexplatform.runs); a lapsed lease means
+    # the worker died and the next gate scan starts the round again.
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
 class Contract(Base):
@@ -247,19 +250,3 @@ class NeedOutcome(Base):
     unmet_mw: Mapped[float] = mapped_column(Float, default=0.0)
     clearing_price: Mapped[float | None] = mapped_column(Float, default=None)
     marginal_cost: Mapped[float | None] = mapped_column(Float, default=None)
-
-
-class Notification(Base):
-    __tablename__ = "notifications"
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    participant_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("participants.id"), index=True
-    )
-    kind: Mapped[str] = mapped_column(String(40))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    webhook_status: Mapped[str | None] = mapped_column(String(20), default=None)
-    webhook_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    webhook_last_error: Mapped[str | None] = mapped_column(Text, default=None)

@@ -22,7 +22,6 @@ from flexplatform.auth import (
 )
 from flexplatform.competition import results, rules, service
 from flexplatform.competition.models import BidStatus, IdempotencyRecord, MarketStatus
-from flexplatform.competition.notifications import list_for
 from flexplatform.competition.schemas import (
     AwardOut,
     BidAmend,
@@ -40,6 +39,7 @@ from flexplatform.competition.schemas import (
 )
 from flexplatform.config import get_settings
 from flexplatform.errors import Conflict
+from flexplatform.notifications import list_for
 from flexplatform.pagination import Limit, Offset, Page, page
 
 router = APIRouter()

@@ -111,6 +111,9 @@ def set_webhook(session: Session, principal: Principal, url: str | None) -> tupl
     """Register (or clear) the participant's webhook; a fresh signing secret is shown once."""
     import secrets
 
+    from flexplatform.notifications import validate_url
+
+    validate_url(url)
     p = principal.participant
     p.webhook_url = url
     p.webhook_secret = secrets.token_urlsafe(32) if url else None

@@ -55,6 +55,8 @@ def live(backend: str, mode: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
         fresh_postgres(url).dispose()
     monkeypatch.setenv("FLEX_DATABASE_URL", url)
     monkeypatch.setenv("FLEX_VAR_DIR", str(tmp_path))
+    # The tests' webhook receivers listen on loopback over http.
+    monkeypatch.setenv("FLEX_WEBHOOK_ALLOW_INSECURE", "true")
     if mode == "worker":
         monkeypatch.setenv("FLEX_REDIS_URL", _redis_url())  # type: ignore[arg-type]
         monkeypatch.setenv("FLEX_TASK_ALWAYS_EAGER", "false")
