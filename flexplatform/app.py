@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -68,8 +71,6 @@ class BodyLimit:
 
     @staticmethod
     async def _reject(scope: Scope, send: Send, err: DomainError) -> None:
-        import json
-
         body = json.dumps(err.problem(scope.get("path"))).encode()
         await send({"type": "http.response.start", "status": err.status,
                     "headers": [(b"content-type", PROBLEM_JSON.encode()),
@@ -79,6 +80,53 @@ class BodyLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+class InflightLimit:
+    """At most ``limit`` requests in the app at once; the rest wait their turn, unthreaded.
+
+    Sync routes and their dependencies each take a worker thread per call, and a request
+    holding a database lock (SQLite's write lock, a Postgres advisory lock) between two
+    such calls needs a free thread to finish. With more requests in flight than threads,
+    every thread can end up blocked behind a lock whose holder waits for a thread: the whole
+    API freezes. Keeping the requests in flight below the thread pool's size means a holder
+    always gets its thread. Waiting requests cost no thread; one that waits longer than
+    ``wait_s`` gets 503 with Retry-After. ``exempt`` paths (health) skip the line, using
+    the pool's spare threads.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, wait_s: float = 30.0,
+                 exempt: tuple[str, ...] = ()):
+        self.app, self.limit, self.wait_s, self.exempt = app, limit, wait_s, exempt
+        self._sem: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path", "") in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if self._sem is None:
+            import anyio.to_thread
+
+            limiter = anyio.to_thread.current_default_thread_limiter()
+            limiter.total_tokens = max(limiter.total_tokens, self.limit + 8)
+            self._sem = asyncio.Semaphore(self.limit)
+        try:
+            await asyncio.wait_for(self._sem.acquire(), self.wait_s)
+        except TimeoutError:
+            body = json.dumps({"type": "https://flexplatform.example/problems/busy",
+                               "title": "Busy", "status": 503,
+                               "detail": "too many requests in progress; retry shortly",
+                               "instance": scope.get("path")}).encode()
+            await send({"type": "http.response.start", "status": 503,
+                        "headers": [(b"content-type", PROBLEM_JSON.encode()),
+                                    (b"retry-after", b"1"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._sem.release()
 
 
 def _validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -100,6 +148,29 @@ def _validation_problem(request: Request, exc: RequestValidationError) -> JSONRe
             "detail": f"{len(errors)} invalid field(s)", "errors": errors[:1000],
             "instance": request.url.path}
     return JSONResponse(body, status_code=422, media_type=PROBLEM_JSON)
+
+
+# Postgres SQLSTATEs that mean "try again": serialization failure, deadlock detected, lock
+# not available, statement timeout. SQLite says "database is locked" once its busy timeout
+# has run out behind another writer.
+_TRANSIENT_PG = {"40001", "40P01", "55P03", "57014"}
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if code in _TRANSIENT_PG:
+        return True
+    return isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower()
+
+
+def _busy(request: Request, why: str) -> JSONResponse:
+    """503 with Retry-After: the request was rolled back whole and may simply be repeated."""
+    log.warning("%s on %s", why, request.url.path)
+    body = {"type": "https://flexplatform.example/problems/busy", "title": "Busy",
+            "status": 503, "detail": f"{why}; nothing was written, retry shortly",
+            "instance": request.url.path}
+    return JSONResponse(body, status_code=503, media_type=PROBLEM_JSON,
+                        headers={"Retry-After": "1"})
 
 
 def create_app() -> FastAPI:
@@ -146,6 +217,16 @@ def create_app() -> FastAPI:
                 "was written", "instance": request.url.path}
         return JSONResponse(body, status_code=409, media_type=PROBLEM_JSON)
 
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if not is_transient(exc):
+            return await unexpected(request, exc)
+        return _busy(request, f"database busy: {type(exc.orig).__name__}")
+
+    @app.exception_handler(PoolTimeout)
+    async def pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:
+        return _busy(request, "database busy: no free connection")
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", request.url.path)
@@ -164,4 +245,6 @@ def create_app() -> FastAPI:
     for r in (registration_router, exploration_router, competition_router, governance_router):
         app.include_router(r, prefix=API)
     app.add_middleware(BodyLimit, max_bytes=get_settings().max_body_bytes)
+    app.add_middleware(InflightLimit, limit=get_settings().max_inflight_requests,
+                       exempt=(f"{API}/health",))
     return app

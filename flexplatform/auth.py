@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from flexplatform.audit import Actor
@@ -103,8 +104,24 @@ def authenticate(session: Session, header: str | None) -> Principal | None:
         raise Unauthenticated("unknown or revoked API key")
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-        key.last_used_at = now
+        _touch(session, key, now)
     return Principal(participant=key.participant, key_prefix=prefix)
+
+
+def _touch(session: Session, key: ApiKey, now: dt.datetime) -> None:
+    """Record the key's last use without ever failing the request for it.
+
+    In a read-only request on SQLite this write upgrades the transaction; when another
+    writer got there first the upgrade is refused at once (a stale read snapshot), and the
+    last-used time simply waits for the next request rather than the request failing.
+    """
+    try:
+        with session.begin_nested():
+            key.last_used_at = now
+            session.flush()
+    except OperationalError:
+        if session.get_bind().dialect.name != "sqlite":
+            raise
 
 
 def optional_principal(request: Request, session: SessionDep) -> Principal | None:

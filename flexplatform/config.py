@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # Request bodies above this are refused with 413 before parsing, so a hostile client
     # cannot make the API allocate gigabytes. 50,000 bids of 48 periods fit well inside.
     max_body_bytes: int = 96 * 1024 * 1024
+    # Requests inside the app at once (more wait in line, costing no thread): kept below the
+    # worker thread pool so a request holding a database lock always gets a thread back.
+    max_inflight_requests: int = Field(default=32, ge=1, le=1000)
     max_bulk_assets: int = 10_000
     max_bulk_bids: int = 50_000
     # Optional server-side pepper mixed into API key hashes; keys are 256-bit random so a

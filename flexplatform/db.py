@@ -12,14 +12,19 @@ import datetime as dt
 import enum
 import json
 import operator
+import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, ClassVar
 
+from fastapi import Request
 from sqlalchemy import JSON, DateTime, Enum, MetaData, create_engine, event, insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 
 from flexplatform.config import get_settings
@@ -85,6 +90,46 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+# How long a writer waits in line for SQLite's single write lock before the request is
+# answered 503 (retry) rather than left hanging.
+SQLITE_WRITE_WAIT_S = 30.0
+
+
+class _WriterQueue:
+    """One in-process line for SQLite's single write lock.
+
+    SQLite's own busy handler polls with growing sleeps, so under fifty clients an unlucky
+    writer can lose every race for 30 s; waiting on a Python lock instead hands the write
+    lock over as soon as it is free, in close to arrival order. The lock is taken when a
+    writing transaction begins and given back when it commits or rolls back (or when its
+    connection goes back to the pool, whichever comes first).
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def begin(self, conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        if mode == "IMMEDIATE" and not conn.info.get("sqlite_writer"):
+            if not self.lock.acquire(timeout=SQLITE_WRITE_WAIT_S):
+                raise OperationalError("BEGIN IMMEDIATE", None,
+                                       sqlite3.OperationalError("database is locked"))
+            conn.info["sqlite_writer"] = True
+        try:
+            conn.exec_driver_sql(f"BEGIN {mode}")
+        except BaseException:
+            self.end(conn)
+            raise
+
+    def end(self, conn: Any) -> None:
+        if conn.info.pop("sqlite_writer", False):
+            self.lock.release()
+
+    def end_record(self, _dbapi_conn: Any, record: Any, *_: Any) -> None:
+        if record.info.pop("sqlite_writer", False):
+            self.lock.release()
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
@@ -92,12 +137,21 @@ def make_engine(url: str) -> Engine:
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        # A pool as large as the API's thread pool: SQLite connections are cheap, and a
+        # request waiting for a connection would otherwise time out under a demo crowd.
+        engine = create_engine(url, connect_args={"check_same_thread": False},
+                               poolclass=QueuePool, pool_size=40, max_overflow=20,
+                               pool_timeout=30)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # IMMEDIATE takes the write lock up front: SQLite has one writer anyway, and taking it
-        # late turns read-then-write races (the audit chain's next sequence number) into
-        # "database is locked" failures instead of a short wait.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # Writes take SQLite's one write lock up front (BEGIN IMMEDIATE), queued in-process;
+        # read-only transactions (the API's GET requests) begin DEFERRED and run
+        # concurrently under WAL, never waiting behind writes. IMMEDIATE turns the audit
+        # chain's read-then-write into a queued wait instead of "database is locked".
+        writers = _WriterQueue()
+        event.listen(engine, "begin", writers.begin)
+        event.listen(engine, "commit", writers.end)
+        event.listen(engine, "rollback", writers.end)
+        event.listen(engine.pool, "checkin", writers.end_record)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
@@ -109,8 +163,10 @@ def get_engine() -> Engine:
 
 
 @lru_cache
-def get_sessionmaker() -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(), expire_on_commit=False)
+def get_sessionmaker(readonly: bool = False) -> sessionmaker[Session]:
+    engine = get_engine()
+    bind = engine.execution_options(sqlite_begin="DEFERRED") if readonly else engine
+    return sessionmaker(bind=bind, expire_on_commit=False, info={"readonly": readonly})
 
 
 def after_commit(session: Session, fn: Callable[[], Any]) -> None:
@@ -129,9 +185,14 @@ def discard_after_commit(session: Session) -> None:
 
 
 @contextmanager
-def unit_of_work(factory: Callable[[], Session] | None = None) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error, then run hooks."""
-    session = (factory or get_sessionmaker())()
+def unit_of_work(factory: Callable[[], Session] | None = None, readonly: bool = False
+                 ) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error, then run hooks.
+
+    ``readonly`` is a promise the work mostly reads (it may still write, e.g. a key's
+    last-used time): on SQLite it begins without taking the write lock.
+    """
+    session = (factory or get_sessionmaker(readonly))()
     try:
         yield session
         session.commit()
@@ -144,9 +205,12 @@ def unit_of_work(factory: Callable[[], Session] | None = None) -> Iterator[Sessi
     run_after_commit(session)
 
 
-def get_session() -> Iterator[Session]:
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_session(request: Request) -> Iterator[Session]:
     """FastAPI dependency: one transaction per request, committed before the response."""
-    with unit_of_work() as session:
+    with unit_of_work(readonly=request.method in SAFE_METHODS) as session:
         yield session
 
 

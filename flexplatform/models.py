@@ -5,7 +5,6 @@ from flexplatform.competition.models import (  # noqa: F401
     Bid,
     ClearingRound,
     Contract,
-    IdempotencyRecord,
     Market,
     Need,
     NeedOutcome,
@@ -13,6 +12,7 @@ from flexplatform.competition.models import (  # noqa: F401
 )
 from flexplatform.db import Base  # noqa: F401
 from flexplatform.governance.models import Product, TechnologyType, Zone  # noqa: F401
+from flexplatform.idempotency import IdempotencyRecord  # noqa: F401
 from flexplatform.notifications import Notification  # noqa: F401
 from flexplatform.registration.models import (  # noqa: F401
     ApiKey,

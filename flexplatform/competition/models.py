@@ -134,21 +134,6 @@ class Bid(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class IdempotencyRecord(Base):
-    """A replayable response per (participant, Idempotency-Key)."""
-
-    __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("participant_id", "key"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    participant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("participants.id"))
-    key: Mapped[str] = mapped_column(String(200))
-    request_sha256: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column(Integer)
-    response: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
 class RuleSetStatus(str, enum.Enum):
     proposed = "proposed"
     approved = "approved"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
 from flexplatform.auth import (
@@ -21,7 +20,7 @@ from flexplatform.auth import (
     SessionDep,
 )
 from flexplatform.competition import results, rules, service
-from flexplatform.competition.models import BidStatus, IdempotencyRecord, MarketStatus
+from flexplatform.competition.models import BidStatus, MarketStatus
 from flexplatform.competition.schemas import (
     AwardOut,
     BidAmend,
@@ -38,34 +37,12 @@ from flexplatform.competition.schemas import (
     RuleSetOut,
 )
 from flexplatform.config import get_settings
-from flexplatform.errors import Conflict
+from flexplatform.idempotency import run_once
 from flexplatform.notifications import list_for
 from flexplatform.pagination import Limit, Offset, Page, page
 
 router = APIRouter()
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
-
-
-def _idempotent(session: Any, who: Any, key: str | None, body: bytes, compute: Any,
-                status: int = 201) -> Any:
-    """Replay the stored response for a repeated key; refuse the key with another body."""
-    if not key:
-        return JSONResponse(compute(), status_code=status)
-    digest = hashlib.sha256(body).hexdigest()
-    from sqlalchemy import select
-
-    rec = session.scalar(select(IdempotencyRecord).where(
-        IdempotencyRecord.participant_id == who.id, IdempotencyRecord.key == key))
-    if rec is not None:
-        if rec.request_sha256 != digest:
-            raise Conflict("this Idempotency-Key was used with a different request body")
-        return JSONResponse(rec.response, status_code=rec.status_code,
-                            headers={"Idempotent-Replayed": "true"})
-    out = compute()
-    session.add(IdempotencyRecord(participant_id=who.id, key=key, request_sha256=digest,
-                                  status_code=status, response=out))
-    session.flush()
-    return JSONResponse(out, status_code=status)
 
 
 # --- markets ----------------------------------------------------------------------------
@@ -114,27 +91,32 @@ def schedule(market_id: uuid.UUID, session: SessionDep,
 
 @router.post("/bids", status_code=201, response_model=BidOut, tags=["bids"],
              summary="Submit a bid (fsp, terms accepted); honours Idempotency-Key")
-async def submit_bid(request: Request, session: SessionDep, who: FspTrading,
-                     idempotency_key: IdemKey = None):
-    raw = await request.body()
-    body = _parse(BidIn, raw)
-    return _idempotent(session, who, idempotency_key, raw, lambda: BidOut.model_validate(
-        service.submit_bid(session, body, who)).model_dump(mode="json"))
+def submit_bid(body: BidIn, session: SessionDep, who: FspTrading,
+               idempotency_key: IdemKey = None):
+    def run() -> dict[str, Any]:
+        return BidOut.model_validate(service.submit_bid(session, body, who)).model_dump(
+            mode="json")
+
+    return _replayable(*run_once(session, who.id, idempotency_key,
+                                 body.model_dump(mode="json"), run))
 
 
 @router.post("/bids/bulk", status_code=201, response_model=BidBulkOut, tags=["bids"],
              summary="Submit up to 50,000 bids, all or nothing (fsp, terms accepted); "
                      "honours Idempotency-Key")
-async def submit_bulk(request: Request, session: SessionDep, who: FspTrading,
-                      idempotency_key: IdemKey = None):
-    raw = await request.body()
-    body = _parse(BidBulkIn, raw)
-
+def submit_bulk(body: BidBulkIn, session: SessionDep, who: FspTrading,
+                idempotency_key: IdemKey = None):
     def run() -> dict[str, Any]:
         ids = service.submit_bulk(session, body.bids, who, get_settings().max_bulk_bids)
         return BidBulkOut(created=len(ids), ids=ids).model_dump(mode="json")
 
-    return _idempotent(session, who, idempotency_key, raw, run)
+    return _replayable(*run_once(session, who.id, idempotency_key,
+                                 body.model_dump(mode="json"), run))
+
+
+def _replayable(out: dict[str, Any], status: int, replayed: bool) -> JSONResponse:
+    return JSONResponse(out, status_code=status,
+                        headers={"Idempotent-Replayed": "true"} if replayed else None)
 
 
 @router.post("/bids/validate", response_model=BidValidation, tags=["bids"],
@@ -253,17 +235,3 @@ def run_clearing(session: SessionDep, who: AdminOnly):
 def notifications(session: SessionDep, who: MoOrFsp,
                   limit: Limit = 100, offset: Offset = 0):
     return [NotificationOut.model_validate(n) for n in list_for(session, who.id, limit, offset)]
-
-
-def _parse(model: Any, raw: bytes) -> Any:
-    """Parse a raw body with the same problem details as FastAPI's own validation."""
-    from fastapi.exceptions import RequestValidationError
-    from pydantic import ValidationError
-
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as e:
-        errs = e.errors(include_url=False)
-        raise RequestValidationError([{**x, "loc": ("body", *x["loc"])} for x in errs]) from None
-
-

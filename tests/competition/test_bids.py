@@ -186,3 +186,27 @@ def test_round_clears_under_rules_in_force_at_gate_closure(client, make_party, z
     snap = clearing.build_snapshot(db, rnd)
     assert [n["priority"] for n in snap["needs"]] == [3]
     assert clearing.close_gates(db, now=gate + dt.timedelta(seconds=2)) == [rid]  # still queued
+
+
+def test_idempotency_key_matches_the_json_not_its_bytes(client, world, db):
+    """The same bid with other spacing and key order replays; another body is a 409."""
+    import json
+
+    body = bid_body(world)
+    h = world["fsp"].h | {"Idempotency-Key": "single-1", "content-type": "application/json"}
+    first = client.post(f"{API}/bids", content=json.dumps(body), headers=h)
+    assert first.status_code == 201, first.text
+    spaced = json.dumps(dict(reversed(list(body.items()))), indent=4)
+    again = client.post(f"{API}/bids", content=spaced, headers=h)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    other = client.post(f"{API}/bids", json={**body, "availability_price": "11"}, headers=h)
+    assert other.status_code == 409 and other.json()["idempotency_key"] == "single-1"
+
+
+def test_bid_endpoints_declare_their_request_bodies(app):
+    """Clients and fuzzers read the body schema from the OpenAPI document."""
+    spec = app.openapi()
+    for path in ("/api/v1/bids", "/api/v1/bids/bulk"):
+        body = spec["paths"][path]["post"]["requestBody"]
+        assert body["required"] and "application/json" in body["content"], path
