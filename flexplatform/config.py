@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     # Gate-closure scan cadence for celery beat, seconds.
     gate_scan_seconds: float = 60.0
     webhook_timeout_s: float = 5.0
+    # Dashboard sign-in sessions end this long after sign-in, whatever the activity.
+    web_session_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
 
     @property
     def resolved_database_url(self) -> str:
