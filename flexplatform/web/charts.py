@@ -53,6 +53,12 @@ def _svg(fig: Figure, title: str, alt: str) -> str:
     return svg
 
 
+def _plain(text: str) -> str:
+    """Text drawn as typed: a ``$`` would start matplotlib mathtext (and a malformed formula
+    in an asset's name would fail the page)."""
+    return text.replace("$", r"\$")
+
+
 def top_series(series: dict[str, Sequence[float]], keep: int = MAX_SERIES - 1
                ) -> dict[str, list[float]]:
     """The ``keep`` largest series by total, the rest summed into one "other" series."""
@@ -91,14 +97,15 @@ def stacked_periods(title: str, periods: Sequence[dt.datetime],
         bottom = [0.0] * n
         for i, (name, vals) in enumerate(shown.items()):
             colour = OTHER if name.endswith("other assets") else PALETTE[i % len(PALETTE)]
-            ax.bar(x, vals, bottom=bottom, width=0.8, color=colour, label=name, linewidth=0)
+            ax.bar(x, vals, bottom=bottom, width=0.8, color=colour, label=_plain(name),
+                   linewidth=0)
             bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
         if unmet is not None and any(u > 0 for u in unmet):
             ax.bar(x, unmet, bottom=bottom, width=0.8, color="white", edgecolor=UNMET,
                    hatch="///", linewidth=0.8, label="Unmet")
         if line is not None:
             ax.step([-0.5, *[i + 0.5 for i in x]], [line[0], *line] if n else [], where="pre",
-                    color=NEED, linewidth=1.6, label=line_label)
+                    color=NEED, linewidth=1.6, label=_plain(line_label))
         ax.set_ylabel(unit)
         step = max(1, n // 12)
         ax.set_xticks(x[::step], [p.astimezone(dt.UTC).strftime("%H:%M") for p in periods][::step])
@@ -108,7 +115,7 @@ def stacked_periods(title: str, periods: Sequence[dt.datetime],
         ax.grid(axis="y", color="#DDE1E6", linewidth=0.6)
         ax.set_axisbelow(True)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
-        ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        ax.set_title(_plain(title), loc="left", fontsize=10, fontweight="bold")
     total = [sum(v[i] for v in series.values()) for i in range(n)]
     peak = max(total, default=0.0)
     alt = (f"Stacked bar chart over {n} period(s) from "

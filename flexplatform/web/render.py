@@ -147,13 +147,13 @@ def read_flash(request: Request) -> dict[str, str] | None:
 
 def render(request: Request, template: str, context: dict[str, Any] | None = None,
            status: int = 200) -> HTMLResponse:
-    """A page: ``context`` plus the signed-in user, its CSRF token and any notice."""
+    """A page: ``context`` plus ``user`` (the signed-in WebUser: name, role; None when
+    signed out), its CSRF token and any one-shot notice."""
     from flexplatform.web.access import current_user
 
     user = current_user(request)
     flash = read_flash(request)
-    ctx = {"user": user, "principal": user.principal if user else None,
-           "csrf_token": user.csrf_token if user else "", "flash": flash,
+    ctx = {"user": user, "csrf_token": user.csrf_token if user else "", "flash": flash,
            "path": request.url.path, **(context or {})}
     response = templates.TemplateResponse(request, template, ctx, status_code=status)
     if flash:

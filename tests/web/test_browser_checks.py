@@ -179,3 +179,4 @@ def test_pages_work_with_javascript_off(browser, live, world):
         assert page.locator(".countdown").inner_text().endswith("left")
     finally:
         ctx.close()
+

@@ -40,20 +40,24 @@ ROLES = [("mo", "Market operator (DSO, NESO, supplier)"), ("fsp", "Flexibility p
 @router.get("/admin")
 def home(request: Request, session: SessionDep, who: AdminPage) -> Response:
     now = utcnow()
-    open_markets, _ = competition.list_markets(session, who, MarketStatus.open, 1000, 0)
+    open_markets, open_count = competition.list_markets(session, who, MarketStatus.open, 1000,
+                                                        0)
     proposed = [r for r in rules_svc.list_all(session) if r.status == RuleSetStatus.proposed]
     rounds = results.rounds(session, who, 20, 0)
     people = {s.value: 0 for s in ParticipantStatus}
-    rows, total = registration.list_participants(session, None, 1000, 0)
-    for p in rows:
-        people[p.status.value] += 1
+    offset, total = 0, 1
+    while offset < total:
+        rows, total = registration.list_participants(session, None, 1000, offset)
+        for p in rows:
+            people[p.status.value] += 1
+        offset += 1000
     return render(request, "admin/home.html", {
         "terms": current_terms(session), "due": [m for m in open_markets
                                                  if m.gate_close_at <= now],
         "to_approve": [r for r in proposed if r.proposed_by != who.id],
         "mine": [r for r in proposed if r.proposed_by == who.id],
         "failed": [r for r in rounds if r.status == RoundStatus.failed],
-        "people": people, "participant_total": total, "open_count": len(open_markets)})
+        "people": people, "participant_total": total, "open_count": open_count})
 
 
 # --- participants and keys --------------------------------------------------------------

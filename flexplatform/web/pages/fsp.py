@@ -46,8 +46,9 @@ BID_FIELDS = ("need_id", "asset_id", "mw", "min_mw", "availability_price", "util
               "exclusive_group")
 ASSET_STATUSES = [(s.value, s.value.replace("_", " ")) for s in AssetStatus
                   if s != AssetStatus.archived]
-# Opportunities are computed per asset; past this many the overview asks for the asset page.
-OPPORTUNITY_ASSETS = 200
+# Opportunities are computed per asset (each against every open need); past this many the
+# overview points at each asset's own page instead of making one page do it all.
+OPPORTUNITY_ASSETS = 100
 
 
 def own_assets(session: Any, who: Principal, limit: int = 1000) -> list[Any]:

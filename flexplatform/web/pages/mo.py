@@ -39,19 +39,21 @@ TIME_FIELDS = MARKET_FIELDS[2:]
 NEED_FIELDS = ("name", "product", "zone", "direction", "mw", "max_availability_price",
                "utilisation_price_cap", "expected_utilisation", "unmet_penalty")
 MAX_NEEDS_IN_FORM = 20
+HOME_ROWS = 50  # attention items per market status on the home page
 
 
 @router.get("/mo")
 def home(request: Request, session: SessionDep, who: MoPage) -> Response:
-    markets, _ = competition.list_markets(session, who, None, 500, 0)
-    by = {s: [m for m in markets if m.status == s] for s in MarketStatus}
-    now = utcnow()
+    by, totals = {}, {}
+    for s in MarketStatus:
+        by[s.value], totals[s.value] = competition.list_markets(session, who, s, HOME_ROWS, 0)
+    # Markets list in gate order; the most recently cleared are the last ones.
+    cleared_total = totals["cleared"]
+    cleared, _ = competition.list_markets(session, who, MarketStatus.cleared, 5,
+                                          max(cleared_total - 5, 0))
     return render(request, "mo/home.html", {
-        "terms_version": terms_pending(session, who), "by": by, "now": now,
-        "due": [m for m in by[MarketStatus.open] if m.gate_close_at <= now],
-        "cleared": sorted(by[MarketStatus.cleared], key=lambda m: m.gate_close_at,
-                          reverse=True)[:5],
-        "notifications": list_for(session, who.id, 5, 0)})
+        "terms_version": terms_pending(session, who), "by": by, "totals": totals,
+        "cleared": list(reversed(cleared)), "notifications": list_for(session, who.id, 5, 0)})
 
 
 @router.get("/mo/markets")

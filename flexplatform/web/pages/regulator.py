@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from flexplatform import audit
-from flexplatform.auth import SessionDep
+from flexplatform.auth import Principal, SessionDep
 from flexplatform.competition import results
 from flexplatform.competition import service as competition
 from flexplatform.competition.models import MarketStatus, RoundStatus
@@ -19,9 +21,8 @@ from flexplatform.web.render import render
 router = APIRouter()
 
 
-def market_counts(session: SessionDep, who: object) -> dict[str, int]:
-    return {s.value: competition.list_markets(session, who, s, 1, 0)[1]  # type: ignore[arg-type]
-            for s in MarketStatus}
+def market_counts(session: Any, who: Principal) -> dict[str, int]:
+    return {s.value: competition.list_markets(session, who, s, 1, 0)[1] for s in MarketStatus}
 
 
 @router.get("/regulator")
