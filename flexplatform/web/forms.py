@@ -251,6 +251,16 @@ def read_csv(upload: Any, required: Iterable[str]) -> list[dict[str, str]]:
     return rows
 
 
+def upload_refused(e: InvalidInput, collection: str) -> dict[str, Any]:
+    """What ``forms.upload`` shows for a refused file: the file's own problems next to its
+    input, the rows' problems by line and column."""
+    rows = [r for r in row_errors(e.errors, collection) if r["column"] != "file"]
+    return {"errors": FormErrors([x for x in e.errors if x.get("field") == "file"], ["file"],
+                                 e.detail),
+            "problems": {"rows": rows, "detail": e.detail,
+                         "error_count": e.extra.get("error_count", len(rows))}}
+
+
 def row_errors(errors: Iterable[dict[str, Any]], collection: str) -> list[dict[str, Any]]:
     """Bulk errors (``/assets/3/mpan``) as CSV lines people can find (line 5, mpan)."""
     out = []

@@ -33,7 +33,7 @@ from flexplatform.web.forms import (
     profile,
     raw,
     read_csv,
-    row_errors,
+    upload_refused,
     values,
 )
 from flexplatform.web.render import redirect, render
@@ -70,17 +70,20 @@ def opportunity_table(session: Any, assets: list[Any]) -> list[dict[str, Any]]:
 
 @router.get("/fsp")
 def home(request: Request, session: SessionDep, who: FspPage) -> Response:
-    assets = own_assets(session, who)
+    assets, asset_total = registration.list_assets(session, who, OPPORTUNITY_ASSETS, 0)
     live = [b for s in LIVE_BID for b in competition.list_bids(session, who, None, s, 200, 0)[0]]
-    rejected, _ = competition.list_bids(session, who, None, BidStatus.rejected, 5, 0)
+    # Bids list oldest first: the latest rejections are the last page.
+    _, rejected_total = competition.list_bids(session, who, None, BidStatus.rejected, 1, 0)
+    rejected, _ = competition.list_bids(session, who, None, BidStatus.rejected, 5,
+                                        max(rejected_total - 5, 0))
     _awards, award_total = results.awards(session, who, None, 1, 0)
     markets = _markets(session, {b.market_id for b in [*live, *rejected]}, who)
     bid_on = {b.need_id for b in live}
-    opps = [o for o in opportunity_table(session, assets) if o["need"].id not in bid_on]
+    opps = [o for o in opportunity_table(session, list(assets)) if o["need"].id not in bid_on]
     return render(request, "fsp/home.html", {
-        "terms_version": terms_pending(session, who), "assets": assets,
+        "terms_version": terms_pending(session, who), "asset_total": asset_total,
         "live": sorted(live, key=lambda b: markets[b.market_id].gate_close_at),
-        "rejected": rejected, "award_total": award_total, "markets": markets,
+        "rejected": list(reversed(rejected)), "award_total": award_total, "markets": markets,
         "opportunities": opps[:10], "opportunity_total": len(opps),
         "notifications": list_for(session, who.id, 5, 0)})
 
@@ -141,13 +144,8 @@ def upload_assets(request: Request, session: SessionDep, who: FspTradingPage,
         ids = attempt(session, lambda: registration.bulk_create_assets(
             session, rows, who, get_settings().max_bulk_assets))
     except InvalidInput as e:
-        bad = row_errors(e.errors, "assets")
-        file_errors = FormErrors([x for x in e.errors if x.get("field") == "file"], ["file"],
-                                 e.detail)
         return render(request, "fsp/asset_upload.html", {
-            "columns": ASSET_FIELDS, "errors": file_errors,
-            "rows": [r for r in bad if r["column"] != "file"],
-            "detail": e.detail, "error_count": e.extra.get("error_count", len(bad))}, status=422)
+            "columns": ASSET_FIELDS, **upload_refused(e, "assets")}, status=422)
     return redirect("/fsp/assets", notice=f"{len(ids)} assets registered from the file and "
                                           "prequalified for every product")
 
@@ -191,7 +189,7 @@ def bids(request: Request, session: SessionDep, who: FspPage, status: str = "",
     needs = {n.id: n for m in markets.values() for n in m.needs}
     return render(request, "fsp/bids.html", {
         "bids": rows, "total": total, "offset": max(offset, 0), "limit": 50,
-        "status": state.value if state else "", "statuses": [s.value for s in BidStatus],
+        "status": state.value if state else "", "statuses": [(s.value, s.value) for s in BidStatus],
         "markets": markets, "needs": needs, "names": _names(session, who,
                                                             {b.asset_id for b in rows}),
         "live": {s.value for s in LIVE_BID},
@@ -293,12 +291,8 @@ def upload_bids(request: Request, session: SessionDep, who: FspTradingPage,
         ids = attempt(session, lambda: competition.submit_bulk(
             session, rows, who, get_settings().max_bulk_bids))
     except InvalidInput as e:
-        bad = row_errors(e.errors, "bids")
         return render(request, "fsp/bid_upload.html", {
-            "columns": BID_COLUMNS, "rows": [r for r in bad if r["column"] != "file"],
-            "errors": FormErrors([x for x in e.errors if x.get("field") == "file"], ["file"],
-                                 e.detail),
-            "detail": e.detail, "error_count": e.extra.get("error_count", len(bad))}, status=422)
+            "columns": BID_COLUMNS, **upload_refused(e, "bids")}, status=422)
     return redirect("/fsp/bids", notice=f"{len(ids)} bids submitted from the file")
 
 

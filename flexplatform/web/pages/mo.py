@@ -63,7 +63,7 @@ def markets(request: Request, session: SessionDep, who: MoPage, status: str = ""
     rows, total = competition.list_markets(session, who, state, 50, max(offset, 0))
     return render(request, "mo/markets.html", {
         "markets": rows, "total": total, "offset": max(offset, 0), "limit": 50,
-        "status": state.value if state else "", "statuses": [s.value for s in MarketStatus],
+        "status": state.value if state else "", "statuses": [(s.value, s.value) for s in MarketStatus],
         "base": f"/mo/markets?status={state.value}" if state else "/mo/markets"})
 
 
