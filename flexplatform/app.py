@@ -244,6 +244,10 @@ def create_app() -> FastAPI:
 
     for r in (registration_router, exploration_router, competition_router, governance_router):
         app.include_router(r, prefix=API)
+    # The dashboard at / (pages, static files, HTML error pages off the API paths).
+    from flexplatform.web.routes import install as install_web
+
+    install_web(app)
     app.add_middleware(BodyLimit, max_bytes=get_settings().max_body_bytes)
     app.add_middleware(InflightLimit, limit=get_settings().max_inflight_requests,
                        exempt=(f"{API}/health",))

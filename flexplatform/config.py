@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # Webhooks go to public https endpoints only; true also allows http and loopback or
     # private targets, for tests and local demos. Never set it on a shared deployment.
     webhook_allow_insecure: bool = False
+    # Dashboard sign-in sessions end this long after sign-in, whatever the activity.
+    web_session_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
 
     @property
     def resolved_database_url(self) -> str:

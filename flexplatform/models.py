@@ -22,3 +22,4 @@ from flexplatform.registration.models import (  # noqa: F401
     TermsAcceptance,
     TermsVersion,
 )
+from flexplatform.web.models import WebSession  # noqa: F401

@@ -8,13 +8,14 @@ from typing import Any
 from fastapi.routing import APIRoute
 
 
-def _walk(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
+def walk_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
+    """Every APIRoute of an app with its full path, through included routers."""
     for r in routes:
         if isinstance(r, APIRoute):
             yield prefix + r.path, r
         elif hasattr(r, "original_router"):
             p = getattr(r.include_context, "prefix", "") or ""
-            yield from _walk(r.original_router.routes, prefix + p)
+            yield from walk_routes(r.original_router.routes, prefix + p)
 
 
 def declared_roles(route: APIRoute) -> tuple[frozenset[str], bool] | None:
@@ -30,7 +31,7 @@ def declared_roles(route: APIRoute) -> tuple[frozenset[str], bool] | None:
 
 def api_routes(app: Any) -> list[tuple[str, str, APIRoute]]:
     out = []
-    for path, r in _walk(app.routes):
+    for path, r in walk_routes(app.routes):
         if not path.startswith("/api/v1"):
             continue
         for m in sorted(r.methods - {"HEAD"}):

@@ -84,6 +84,12 @@ def upsert_zone(session: Session, data: ZoneIn, actor: audit.Actor) -> Zone:
     return row
 
 
+def latest_audit_events(session: Session, limit: int = 50) -> Sequence[audit.AuditEvent]:
+    """The newest events of the chain, newest first (what an auditor looks at first)."""
+    return session.scalars(select(audit.AuditEvent).order_by(audit.AuditEvent.seq.desc())
+                           .limit(limit)).all()
+
+
 def get_product(session: Session, code: str) -> Product:
     p = session.get(Product, code)
     if p is None:

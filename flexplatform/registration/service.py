@@ -169,6 +169,12 @@ def create_terms(session: Session, data: TermsCreate, actor: audit.Actor) -> Ter
     return tv
 
 
+def list_terms(session: Session) -> Sequence[TermsVersion]:
+    """Every terms version, the latest in force first (published versions never change)."""
+    return session.scalars(select(TermsVersion).order_by(TermsVersion.effective_from.desc(),
+                                                         TermsVersion.id.desc())).all()
+
+
 def get_terms(session: Session, version: str) -> TermsVersion:
     tv = session.scalar(select(TermsVersion).where(TermsVersion.version == version))
     if tv is None:
