@@ -1,0 +1,17 @@
+"""Best-product advice for one asset (advice-request-v1 in, advice-result-v1 out), pure.
+
+Public API: `load_advice_request` -> `AdviceRequest`; `advise(request, AdviceOptions())` ->
+`AdviceResult` (`.to_dict()` is JSON). docs/advice.md has the formats, the estimators, the
+MILP and the reason codes.
+"""
+
+from .engine import advise
+from .estimators import EstimatorSettings
+from .reasons import MEANING, REASONS
+from .request import AdviceRequest, AdviceRequestError, load_advice_request
+from .result import AdviceOptions, AdviceResult
+
+__all__ = [
+    "MEANING", "REASONS", "AdviceOptions", "AdviceRequest", "AdviceRequestError",
+    "AdviceResult", "EstimatorSettings", "advise", "load_advice_request",
+]
