@@ -121,7 +121,9 @@ def advise(request: dict | str | Path | AdviceRequest, options: AdviceOptions | 
     t3 = time.perf_counter()
     return AdviceResult(
         status=sol["status"], bids=tuple(bids), not_advised=tuple(not_advised),
-        expected=Expected(av, ut, co, av + ut - co), asset=req.asset.id, mip_gap=sol["gap"],
+        expected=Expected(av, ut, co, av + ut - co), asset=req.asset.id,
+        objective=None if sol["objective"] is None else -float(sol["objective"]) + 0.0,
+        mip_gap=sol["gap"],
         message=sol["message"],
         timing={"build_s": round(t1 - t0, 4), "solve_s": round(t2 - t1, 4),
                 "explain_s": round(t3 - t2, 4)},

@@ -223,15 +223,19 @@ def price_levels(curve: WinCurve, lo: float, hi: float, margin0: float, adder: f
     """Up to `price_levels` candidate prices in [lo, hi], whole pennies, each with its win
     probability and expected value per MW-hour, v(b) = P(b) * (b + margin0).
 
-    Scanned: an even grid, the cap, and every price at which a past accepted bid sits
-    (bidding just there keeps it among the bids that would have won). Kept, in this order:
+    Scanned: an even grid, the cap, and the prices where the curve steps or bends (past
+    accepted prices, a penny under past rejected ones, the prior's knee). Kept, in order:
     the best (highest v), the best with P >= 0.9, >= 0.75, >= 0.5, and the cap.
     """
     lo_c = math.ceil(lo / PENNY - 1e-9) * PENNY
     hi_c = math.floor(hi / PENNY + 1e-9) * PENNY
     if hi_c < lo_c - 1e-12:
         return ()
-    brk = curve.accepted * rel - adder
+    # where the curve steps or bends, in bid prices: at a past accepted price (a bid there
+    # still counts it), a penny under a past rejected price (one there counts against),
+    # and the prior's knee
+    brk = np.concatenate([curve.accepted * rel - adder, curve.rejected * rel - adder - PENNY / 2,
+                          [curve.low_share * curve.scale * rel - adder]])
     grid = np.concatenate([np.linspace(lo_c, hi_c, settings.grid_points), [hi_c],
                            brk[(brk >= lo_c) & (brk <= hi_c)]])
     grid = np.unique(np.clip(_round_down(grid), lo_c, hi_c).round(2))

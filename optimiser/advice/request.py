@@ -322,7 +322,9 @@ def _needs(c: _Collector, doc: dict, T: int) -> tuple[AdviceNeed, ...]:
 
 
 def _products(c: _Collector, doc: dict) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    prods = doc.get("products", {}) or {}
+    prods = doc.get("products")
+    if prods is None:
+        return ()
     if not isinstance(prods, dict):
         c.add("products", None, "products", "must be an object mapping product codes")
         return ()

@@ -171,6 +171,7 @@ class AdviceResult:
     not_advised: tuple[NotAdvised, ...]
     expected: Expected
     asset: str | None
+    objective: float | None = None  # the solver's expected net GBP, before kW rounding
     mip_gap: float | None = None
     message: str | None = None
     timing: dict[str, float] = field(default_factory=dict)
@@ -188,7 +189,7 @@ class AdviceResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.version, "status": self.status, "message": self.message,
-            "mip_gap": self.mip_gap, "asset": self.asset, "expected": self.expected.to_dict(),
+            "objective": self.objective, "mip_gap": self.mip_gap, "asset": self.asset, "expected": self.expected.to_dict(),
             "bids": [b.to_dict() for b in self.bids],
             "not_advised": [n.to_dict() for n in self.not_advised],
             "timing": self.timing, "model": self.model,
