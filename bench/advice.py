@@ -1,6 +1,6 @@
 """Benchmark of the best-product advice: one asset over many open needs x 48 periods.
 
-    python bench/advice.py [--sizes 10,100,1000] [--seed 1] [--time-limit 60]
+    python bench/advice.py [--sizes 10,100,1000] [--seed 1] [--time-limit 10] [--gap 1e-3]
 
 Each size is generated (seeded) into an advice-request-v1 document, then advised in a
 fresh subprocess so that peak memory (ru_maxrss) is that size's own. The asset is a 2 MW /
@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--sizes", default="10,100,1000")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--time-limit", type=float, default=60.0)
-    ap.add_argument("--gap", type=float, default=1e-4)
+    ap.add_argument("--time-limit", type=float, default=10.0)
+    ap.add_argument("--gap", type=float, default=1e-3)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:

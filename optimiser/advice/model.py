@@ -314,7 +314,7 @@ def define_direction(b: _Builder) -> None:
 def define_stacking(b: _Builder) -> None:
     """Incompatible products never offered in the same period (worst case: both win).
 
-    Pair p != q:  X[n,t] - cap_d s[p(n),t] <= 0     rows `stacking[n,t]`
+    Pair p != q:  sum_{n of p, d} X[n,t] - cap_d s[p,t] <= 0   rows `stacking[p,d,t]`
                   s[p,t] + s[q,t] <= 1              rows `stacking_pair[p,q,t]`
     Pair p == p:  X[n,t] - cap_d o[n,t] <= 0        rows `stacking_same_link[n,t]`
                   sum_{n of p} o[n,t] <= 1          rows `stacking_same[p,t]`
@@ -344,11 +344,16 @@ def define_stacking(b: _Builder) -> None:
                         [f"{_label(p.products[k % P])},{k // P}" for k in sk])
         pos = np.searchsorted(sk, kp)
         hit = np.flatnonzero((pos < len(sk)) & (sk[np.minimum(pos, len(sk) - 1)] == kp))
-        n = len(hit)
+        # one row per product, direction and period: sum X <= cap_d s (tighter than a row
+        # per offer, which lets two offers of p each take cap_d s)
+        xd = p.cand_dir[p.x_cand[hit]]
+        key = pos[hit] * 2 + xd
+        uk, inv = np.unique(key, return_inverse=True)
         b.add_rows("stacking", -INF, 0.0,
-                   [(np.arange(n), b.x() + hit, 1.0),
-                    (np.arange(n), s0 + pos[hit], -p.x_cap[hit])],
-                   [f"{b.need_label[p.x_cand[i]]},{p.x_t[i]}" for i in hit])
+                   [(inv, b.x() + hit, 1.0),
+                    (np.arange(len(uk)), s0 + uk // 2, -p.cap[uk % 2])],
+                   [f"{_label(p.products[sk[k // 2] % P])},{DIRS[k % 2]},{sk[k // 2] // P}"
+                    for k in uk])
         m = len(pair_rows)
         b.add_rows("stacking_pair", -INF, 1.0,
                    [(np.arange(m), s0 + np.searchsorted(sk, [t * P + pi for pi, _, t in pair_rows]),

@@ -39,7 +39,7 @@ class AdviceOptions:
     """
 
     time_limit: float = 10.0
-    mip_rel_gap: float = 1e-4
+    mip_rel_gap: float = 1e-3
     threads: int | None = None
     output: bool = False
     min_win_probability: float = 0.05

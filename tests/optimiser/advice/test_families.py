@@ -193,7 +193,7 @@ def test_rows_carry_their_family_names():
     names = {h.getRowName(i)[1] for i in range(mm.nrows)}
     assert "stacking_pair[sustain,dynamic,0]" in names
     assert {"capacity[up,0]", "need_cap[N1,0]", "commitment[N2,0]", "price_level[N1]",
-            "stacking[N2,0]"} <= names
+            "stacking[dynamic,up,0]"} <= names
     assert len(names) == mm.nrows  # unique
     cols = {h.getColName(i)[1] for i in range(mm.ncols)}
     assert {"x[N1,0]", "w[up,0]", "s[dynamic,0]"} <= cols
