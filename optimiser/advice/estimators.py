@@ -242,19 +242,12 @@ def price_levels(curve: WinCurve, lo: float, hi: float, margin0: float, adder: f
     p = curve(grid, adder, rel)
     v = p * (grid + margin0)
     picks: list[tuple[int, str]] = []
-
-    def best(mask: np.ndarray) -> int | None:
-        if not mask.any():
-            return None
-        idx = np.flatnonzero(mask)
-        top = v[idx].max()
-        return int(idx[np.flatnonzero(v[idx] >= top - 1e-12)[0]])  # lowest price on a tie
-
-    for label, mask in (("best", np.ones(len(grid), bool)), ("p90", p >= 0.9),
-                        ("p75", p >= 0.75), ("p50", p >= 0.5)):
-        i = best(mask)
-        if i is not None:
-            picks.append((i, label))
+    # P never rises with the price and the grid ascends, so "P >= x" is a prefix of it;
+    # argmax takes the first maximum: the lowest price on a tie
+    for label, floor in (("best", -1.0), ("p90", 0.9), ("p75", 0.75), ("p50", 0.5)):
+        j = int((p >= floor).sum())
+        if j:
+            picks.append((int(np.argmax(v[:j])), label))
     picks.append((len(grid) - 1, "cap" if curve.cap is not None else "highest_seen"))
     out: dict[int, str] = {}
     for i, label in picks:
@@ -265,8 +258,13 @@ def price_levels(curve: WinCurve, lo: float, hi: float, margin0: float, adder: f
 
 
 def estimate_need(req: AdviceRequest, need: AdviceNeed, groups: dict[tuple, HistoryGroup],
-                  settings: EstimatorSettings) -> NeedEstimate:
-    """Win curve, utilisation and price levels of one need for the request's asset."""
+                  settings: EstimatorSettings, cache: dict | None = None) -> NeedEstimate:
+    """Win curve, utilisation and price levels of one need for the request's asset.
+
+    `cache` (any dict, one per request) shares the win curves and utilisation prices of
+    needs that draw on the same history groups and caps.
+    """
+    cache = {} if cache is None else cache
     a = req.asset
     chain = fallback_chain(need.product, need.zone, need.direction)
     g_price, b_price = pick_group(groups, chain, "prices", settings.min_observations)
@@ -274,9 +272,15 @@ def estimate_need(req: AdviceRequest, need: AdviceNeed, groups: dict[tuple, Hist
     g_util, b_util = pick_group(groups, chain, "utilisation", settings.min_observations)
     g_up, b_up = pick_group(groups, chain, "accepted_utilisation_prices",
                             settings.min_observations)
-    curve = win_curve(g_price, g_bid, need.max_availability_price, settings)
+    key = ("curve", id(g_price), id(g_bid), need.max_availability_price)
+    if key not in cache:
+        cache[key] = win_curve(g_price, g_bid, need.max_availability_price, settings)
+    curve = cache[key]
     eu = expected_utilisation(g_util, need.expected_utilisation, settings)
-    u = utilisation_price(g_up, need.utilisation_price_cap, a.utilisation_cost)
+    key = ("u", id(g_up), need.utilisation_price_cap)
+    if key not in cache:
+        cache[key] = utilisation_price(g_up, need.utilisation_price_cap, a.utilisation_cost)
+    u = cache[key]
     r = a.reliability
     util_margin = r * eu * (u - a.utilisation_cost)
     break_even = a.availability_cost - util_margin

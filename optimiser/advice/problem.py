@@ -126,6 +126,7 @@ def prepare(req: AdviceRequest, settings: EstimatorSettings, min_win_probability
     if a.unavailable_periods:
         available[list(a.unavailable_periods)] = False
     groups = {g.key: g for g in req.history}
+    cache: dict = {}
     estimates: dict[int, NeedEstimate] = {}
     pre: dict[int, list[Reason]] = {}
     products: dict[str, int] = {}
@@ -155,7 +156,7 @@ def prepare(req: AdviceRequest, settings: EstimatorSettings, min_win_probability
             reasons.append(Reason(R.ASSET_UNAVAILABLE,
                                   f"the asset is unavailable in every period {n.id} asks for",
                                   periods=tuple(int(t) for t in np.flatnonzero(asked))))
-        est = estimate_need(req, n, groups, settings)
+        est = estimate_need(req, n, groups, settings, cache)
         estimates[i] = est
         reasons += _price_reasons(req, n, est)
         if not asked.any():
