@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="flexbench-advice-"))
     hdr = (f"{'needs':>6} {'cands':>6} {'cols':>7} {'ints':>6} {'rows':>7} {'load s':>7} "
            f"{'build s':>8} {'solve s':>8} {'explain s':>9} {'total s':>8} {'peak MB':>8} "
-           f"{'status':>8} {'gap':>8} {'bids':>5} {'expected £':>11}")
+           f"{'status':>8} {'gap':>8} {'bids':>5} {'expected £':>11} {'build ms/need':>13}")
     print(hdr)
     print("-" * len(hdr))
     for n in [int(s) for s in a.sizes.split(",")]:
@@ -151,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['needs']:>6} {md['candidates']:>6} {md['columns']:>7} {md['integers']:>6} "
               f"{md['rows']:>7} {r['load_s']:>7.3f} {tm['build_s']:>8.3f} {tm['solve_s']:>8.3f} "
               f"{tm['explain_s']:>9.3f} {total:>8.3f} {r['peak_mb']:>8.0f} {r['status']:>8} "
-              f"{gap:>8} {r['bids']:>5} {r['total']:>11}", flush=True)
+              f"{gap:>8} {r['bids']:>5} {r['total']:>11} "
+              f"{1000 * tm['build_s'] / max(r['needs'], 1):>13.2f}", flush=True)
         print("        not advised: " + ", ".join(f"{k} {v}" for k, v in
                                                  sorted(r["codes"].items())), flush=True)
     return 0

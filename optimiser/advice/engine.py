@@ -88,7 +88,9 @@ def advise(request: dict | str | Path | AdviceRequest, options: AdviceOptions | 
     for i, rs in sorted(prob.pre_reasons.items()):
         not_advised.append(NotAdvised(req.needs[i].id, tuple(rs)))
     if sol["x"] is not None:
-        x = round_mw(np.maximum(sol["x"][mm.blocks["x"]], 0.0))
+        raw = np.maximum(sol["x"][mm.blocks["x"]], 0.0)
+        x = round_mw(raw)
+        slack = float((raw - x).sum())
         zval = sol["x"][mm.blocks["z"]]
         qval = sol["x"][mm.blocks["q"]]
         out = Outcome(prob, x)
@@ -111,7 +113,7 @@ def advise(request: dict | str | Path | AdviceRequest, options: AdviceOptions | 
             if not out.chosen[c]:
                 not_advised.append(NotAdvised(req.needs[int(prob.cand[c])].id,
                                               tuple(blocked_reasons(prob, out, c, gain,
-                                                                    sol["gap"]))))
+                                                                    sol["gap"], slack))))
         bids = [advised[i] for i in sorted(advised)]
     order = {n.id: k for k, n in enumerate(req.needs)}
     not_advised.sort(key=lambda n: order[n.need])

@@ -6,7 +6,9 @@ Capacity, direction, stacking and the run limit are read off the advised bids; t
 limit is tested with a small LP per period and direction that re-plans the recharging, so
 `energy_limit` means no MW fits whatever the recharge plan. A need that does fit somewhere
 is `not_worth_it` when what fits is provably worth less than the threshold (by its room,
-or by the solver's bound), and `within_mip_gap` otherwise.
+by the solver's bound, or because it is no more than the watt rounding of the advice
+frees), and `within_mip_gap` otherwise. Less than 0.1 kW of room counts as none, and less
+than a penny as worth nothing, whatever the threshold.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from . import reasons as R
 from .problem import DIR, AdviceProblem, Reason
 from .result import AdvisedBid, Expected, LevelView, Window, money
 
-MW_STEP = 1e-3          # the advice's resolution: MW are whole kW
+MW_STEP = 1e-6          # advised MW are whole watts
+MW_ROOM = 1e-4          # less room than 0.1 kW counts as none (far above solver noise)
+PENNY_GBP = 0.01        # an addition worth less than a penny is worth nothing
 DIRS = ("up", "down")
 
 
 def round_mw(x: np.ndarray) -> np.ndarray:
-    """Down to the kW (never up: rounding down keeps every worst-case row feasible)."""
+    """Down to the watt (never up: rounding down keeps every worst-case row feasible)."""
     return np.floor(np.asarray(x) / MW_STEP + 1e-3) * MW_STEP
 
 
@@ -139,13 +143,14 @@ def _energy_room_lp(prob: AdviceProblem, used: np.ndarray, committed: np.ndarray
 
 
 def blocked_reasons(prob: AdviceProblem, out: Outcome, c: int, dual_gain: float | None,
-                    gap: float | None) -> list[Reason]:
+                    gap: float | None, slack: float = 0.0) -> list[Reason]:
     """Reasons for candidate c, which the advice leaves out (see the module docstring).
 
     Parameters:
         dual_gain: proven upper bound on what any change could add to the advice's value
-            (solver bound minus objective), None if unknown.
+            (solver bound minus the advice's value), None if unknown.
         gap: the solver's relative gap, for the text of `within_mip_gap`.
+        slack: MW-periods that rounding the advised MW down to the watt gave up.
     """
     req = prob.request
     a = req.asset
@@ -172,7 +177,7 @@ def blocked_reasons(prob: AdviceProblem, out: Outcome, c: int, dual_gain: float 
                                           if prob.cand_dir[o] != d])
             blocked = True
         free = prob.cap[d] - out.used[d, t]
-        if free < MW_STEP - NUM_EPS:
+        if free < MW_ROOM:
             add(R.CAPACITY_USED, t, [req.needs[prob.cand[o]].id for o in others
                                      if prob.cand_dir[o] == d])
             blocked = True
@@ -195,7 +200,7 @@ def blocked_reasons(prob: AdviceProblem, out: Outcome, c: int, dual_gain: float 
         room = min(free, float(prob.x_ub[col]))
         if a.energy_mwh is not None:
             e_room = out.energy_room(d, t)
-            if e_room < MW_STEP - NUM_EPS:
+            if e_room < MW_ROOM:
                 add(R.ENERGY_LIMIT, t)
                 blocked = True
             room = min(room, e_room)
@@ -226,13 +231,18 @@ def blocked_reasons(prob: AdviceProblem, out: Outcome, c: int, dual_gain: float 
     if room_periods:
         best_v = max(prob.q_value[prob.q_cand == c]) if (prob.q_cand == c).any() else 0.0
         worth = best_v * room_total
-        G = prob.min_expected_gbp
+        G = max(prob.min_expected_gbp, PENNY_GBP)
         where = fmt_periods(room_periods)
         if worth < G - NUM_EPS:
             reasons.append(Reason(R.NOT_WORTH_IT,
-                                  f"beside the advised bids at most {room_total * prob.dh:.3f} "
+                                  f"beside the advised bids at most {room_total * prob.dh:.4f} "
                                   f"MWh fit ({where}), expected to earn at most {_gbp(worth)}, "
                                   f"below the {_gbp(G)} threshold", tuple(room_periods)))
+        elif room_total <= slack + NUM_EPS:
+            reasons.append(Reason(R.NOT_WORTH_IT,
+                                  f"beside the advised bids at most {room_total * prob.dh:.6f} "
+                                  f"MWh fit ({where}), no more than rounding their MW down to "
+                                  f"the watt frees: too little to bid", tuple(room_periods)))
         elif dual_gain is not None and dual_gain < G - NUM_EPS:
             reasons.append(Reason(R.NOT_WORTH_IT,
                                   f"some MW fit beside the advised bids ({where}), but the "
@@ -282,7 +292,7 @@ def expected_parts(prob: AdviceProblem, est, price: float, p_win: float, mwh: fl
 
 
 def advised_bid(prob: AdviceProblem, c: int, mw: np.ndarray, level: int) -> AdvisedBid:
-    """The explanation of one advised bid: MW per period (kW), price, chance, pounds."""
+    """The explanation of one advised bid: MW per period (watts), price, chance, pounds."""
     req = prob.request
     a = req.asset
     i = int(prob.cand[c])
@@ -290,11 +300,16 @@ def advised_bid(prob: AdviceProblem, c: int, mw: np.ndarray, level: int) -> Advi
     est = prob.estimates[i]
     lv = est.levels[level]
     mwh = float(mw.sum()) * prob.dh
-    av, ut, co = expected_parts(prob, est, lv.price, lv.win_probability, mwh)
-    total = av + ut - co
+
+    def expected(x) -> Expected:
+        """Each part rounded to the penny once; the total is their sum (settlement's rule)."""
+        av, ut, co = (money(v) for v in expected_parts(prob, est, x.price, x.win_probability,
+                                                       mwh))
+        return Expected(av, ut, co, av + ut - co)
+    exp = expected(lv)
     offered = set(prob.q_level[prob.q_cand == c].tolist())
     views = tuple(LevelView(price=money(x.price), win_probability=x.win_probability,
-                            expected_total=money(x.value_per_mwh * mwh), label=x.label,
+                            expected_total=expected(x).total, label=x.label,
                             offered=k in offered, chosen=k == level)
                   for k, x in enumerate(est.levels))
     wins = windows(prob, mw)
@@ -306,16 +321,17 @@ def advised_bid(prob: AdviceProblem, c: int, mw: np.ndarray, level: int) -> Advi
     text = (f"Bid {need.direction} into {need.id} ({need.product}, zone {need.zone}): {when}, "
             f"at up to {_gbp(lv.price)}/MW/h availability and "
             f"{_gbp(est.utilisation_price)}/MWh utilisation. Chance of winning "
-            f"{lv.win_probability:.0%}; expected {_gbp(total)} ({_gbp(av)} availability, "
-            f"{_gbp(ut)} utilisation, {_gbp(co)} costs).")
+            f"{lv.win_probability:.0%}; expected £{exp.total:,} (£{exp.availability:,} "
+            f"availability, £{exp.utilisation:,} utilisation, £{exp.cost:,} costs).")
     return AdvisedBid(
         need=need.id, product=need.product, zone=need.zone, direction=need.direction,
         mw=tuple(float(x) for x in mw), windows=wins, mwh=round(mwh, 6),
         availability_price=money(lv.price), utilisation_price=money(est.utilisation_price),
         win_probability=lv.win_probability, break_even_price=money(max(0.0, est.break_even)),
         expected_utilisation=est.utilisation,
-        expected=Expected(money(av), money(ut), money(co), money(av) + money(ut) - money(co)),
-        if_won_total=money(total / lv.win_probability) if lv.win_probability > 0 else money(0),
+        expected=exp,
+        if_won_total=(money(float(exp.total) / lv.win_probability) if lv.win_probability > 0
+                      else money(0)),
         emissions_t=lv.win_probability * a.reliability * est.utilisation * mwh
         * a.emission_t_per_mwh,
         levels=views, basis={k: b.to_dict() for k, b in est.basis.items()}, text=text)

@@ -67,20 +67,16 @@ class AdviceModel:
     def nints(self) -> int:
         return int(self.integer.sum())
 
-    def rows_of(self, family: str) -> np.ndarray:
-        return np.concatenate([np.arange(s.start, s.stop) for s in self.families.get(family, [])]
-                              or [np.zeros(0, dtype=np.int64)])
-
     def violated(self, x: np.ndarray, tol: float = 1e-6) -> list[str]:
         """Names of the rows a candidate point violates (tests and debugging)."""
-        act = np.add.reduceat(self.value * x[self.index], self.start[:-1]) if len(self.value) \
-            else np.zeros(self.nrows)
-        empty = self.start[1:] == self.start[:-1]
-        act[empty] = 0.0
+        row = np.repeat(np.arange(self.nrows), np.diff(self.start))
+        act = np.bincount(row, weights=self.value * x[self.index], minlength=self.nrows)
         bad = (act < self.row_lo - tol) | (act > self.row_hi + tol)
         return [self.row_names[i] for i in np.flatnonzero(bad)]
 
     def to_highs(self, output: bool = False) -> highspy.Highs:
+        """A HiGHS instance holding the model, names included (so that its log and
+        `writeModel` speak of `capacity[up,17]`, not of row 4711)."""
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = self.ncols, self.nrows
         lp.col_cost_, lp.col_lower_, lp.col_upper_ = self.col_cost, self.col_lb, self.col_ub

@@ -118,7 +118,7 @@ class AdvisedBid:
     product: str
     zone: str
     direction: str
-    mw: tuple[float, ...]          # per period of the request's axis, kW resolution
+    mw: tuple[float, ...]          # per period of the request's axis, whole watts
     windows: tuple[Window, ...]
     mwh: float
     availability_price: Decimal    # GBP/MW/h: the level to bid (at most)
@@ -171,7 +171,7 @@ class AdviceResult:
     not_advised: tuple[NotAdvised, ...]
     expected: Expected
     asset: str | None
-    objective: float | None = None  # the solver's expected net GBP, before kW rounding
+    objective: float | None = None  # the solver's expected net GBP, before the watt rounding
     mip_gap: float | None = None
     message: str | None = None
     timing: dict[str, float] = field(default_factory=dict)

@@ -20,8 +20,6 @@ import numpy as np
 from optimiser.advice import AdviceOptions, load_advice_request
 from optimiser.advice.estimators import estimate_need
 
-KW = 1e-3
-
 
 def band_ok(req, U, D, committed, tol=1e-7) -> bool:
     """Can the store meet every call pattern of offers U (up), D (down) per period?"""

@@ -65,4 +65,5 @@ def test_worked_example_of_the_docs():
     assert res.reasons("MORW-RES-W25") == ("product_not_qualified",)
     dyn = res.bid("MORW-DYN-W25")
     assert str(dyn.availability_price) == "12.28" and round(dyn.win_probability, 2) == 0.64
-    assert str(res.expected.total) == "104.77"
+    assert str(res.expected.total) == "104.86"
+    assert str(dyn.expected.total) == "90.11" and dyn.mw[2] == 0.736842
