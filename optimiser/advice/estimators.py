@@ -210,9 +210,6 @@ class NeedEstimate:
     levels: tuple[PriceLevel, ...]
     basis: dict[str, Basis]
 
-    def margin(self, price: float, asset_rel: float, a_cost: float, u_cost: float) -> float:
-        return (price - a_cost) + asset_rel * self.utilisation * (self.utilisation_price - u_cost)
-
 
 def _round_down(x: np.ndarray) -> np.ndarray:
     return np.floor(np.asarray(x) / PENNY + 1e-9) * PENNY

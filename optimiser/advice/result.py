@@ -17,7 +17,6 @@ from .estimators import EstimatorSettings
 from .problem import Reason
 
 PENNY = Decimal("0.01")
-STATUSES = ("optimal", "feasible", "infeasible", "error")
 
 
 def money(x: float) -> Decimal:
