@@ -127,9 +127,11 @@ class SettlementInputs:
 
     def history_start(self) -> date:
         """First day of readings the run reads: the period's first day less the longest
-        lookback of the products instructed (see :func:`settlement.methodology.lookback`)."""
-        return history_start([self.products[p].methodology for p in self.products_used()
-                              if p in self.products], self.period.first)
+        lookback of the run's products (see :func:`settlement.methodology.lookback`).
+
+        A property of the run, not of a shard's instructions, so every shard reads the
+        same window and a shard's result does not depend on how meters were grouped."""
+        return history_start([t.methodology for t in self.products.values()], self.period.first)
 
 
 @dataclass

@@ -168,18 +168,23 @@ def canonical_json(obj) -> bytes:
     """The one byte form of a JSON value used for hashes and comparisons: UTF-8, keys
     sorted, no whitespace.  Floats are refused (their decimal form is not unique across
     implementations): money, ratios and volumes travel as decimal strings."""
-
-    def check(v):
-        if isinstance(v, float):
+    stack = [obj]
+    while stack:  # iterative, exact-type checks: documents hold ~10^5 values
+        v = stack.pop()
+        t = type(v)
+        if t is float:
             raise TypeError(f"float {v!r} in canonical JSON: give it as a decimal string")
-        if isinstance(v, Mapping):
-            for x in v.values():
-                check(x)
-        elif isinstance(v, list | tuple):
-            for x in v:
-                check(x)
-
-    check(obj)
+        if t is dict:
+            stack.extend(v.values())
+        elif t is list or t is tuple:
+            stack.extend(v)
+        elif t not in (str, int, bool, type(None)):
+            if isinstance(v, float):
+                raise TypeError(f"float {v!r} in canonical JSON: give it as a decimal string")
+            if isinstance(v, Mapping):
+                stack.extend(v.values())
+            elif isinstance(v, list | tuple):
+                stack.extend(v)
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False).encode("utf-8")
 
