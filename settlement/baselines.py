@@ -194,6 +194,21 @@ def _nanmean(a: np.ndarray, axis: int) -> np.ndarray:
         return np.where(c > 0, s / np.maximum(c, 1), np.nan)
 
 
+def _day_mean(H: np.ndarray, ok: np.ndarray, n_ok: np.ndarray) -> np.ndarray:
+    """Mean over the chosen days (``ok``) of (n, days, 48) values, per slot, ignoring
+    NaN (a day's missing reading, or a slot the 46-period day lacks).  Sums first and
+    falls back to the NaN-aware mean only for the rows that need it."""
+    H[~ok] = 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = H.sum(axis=1) / n_ok[:, None]
+    redo = np.isnan(out).any(axis=1)
+    if redo.any():
+        h = H[redo]
+        h[~ok[redo]] = np.nan
+        out[redo] = _nanmean(h, axis=1)
+    return out
+
+
 def _to_periods(ctx: BaselineContext, d: np.ndarray, by_slot: np.ndarray) -> np.ndarray:
     """Map (n, 48) clock-slot values onto the (n, 50) periods of each target day."""
     pst = ctx.period_slot_table()[d]
@@ -280,10 +295,12 @@ class XofY(BaselineMethod):
         ok = np.take_along_axis(chosen, pos, axis=1)
         hist_d = np.take_along_axis(cd, pos, axis=1)
         H = ctx.by_slot(t.p, hist_d)  # (n, Ymax, 48)
-        H[~ok] = np.nan
         nsel = ok.sum(axis=1)
         k = np.minimum(X, nsel)
-        if self.selector != "all":
+        if self.selector == "all":
+            base = _day_mean(H, ok, nsel)
+        else:
+            H[~ok] = np.nan
             if t.rank_slots is not None and t.rank_slots.any():
                 m = np.where(t.rank_slots.any(axis=1)[:, None, None] & ~t.rank_slots[:, None, :],
                              np.nan, H)
@@ -296,7 +313,7 @@ class XofY(BaselineMethod):
                   "middle": (nsel - k) // 2}[self.selector]
             use = ok & (rank >= lo[:, None]) & (rank < (lo + k)[:, None])
             H[~use] = np.nan
-        base = _nanmean(H, axis=1)
+            base = _nanmean(H, axis=1)
         short = nsel < self.min_days
         base[short] = np.nan
         return base, np.where(short, 0, k)

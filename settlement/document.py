@@ -27,7 +27,14 @@ import pandas as pd
 
 from .invoices import VatTerms, invoices_for
 from .payments import instruction_volumes, round_half_away
-from .run import ProductTerms, SettlementInputs, ShardResult, StatementPeriod, settle_shard
+from .run import (
+    ProductTerms,
+    SettlementInputs,
+    ShardResult,
+    StatementPeriod,
+    merge,
+    settle_shard,
+)
 from .schema import DataError, Fields, canonical_json, sha256_hex
 
 __all__ = ["FORMAT", "DocumentError", "Invoicing", "build_document", "check_document",
@@ -213,7 +220,9 @@ def _frame_rows(cols: dict) -> dict:
 
 
 def outputs_json(res: ShardResult, invoicing: Invoicing) -> dict:
-    """The outputs of a settled run as JSON data (decimals and volumes as strings)."""
+    """The outputs of a settled run as JSON data (decimals and volumes as strings), in
+    canonical order whatever order the shard kept."""
+    res = merge([res])
     p = res.periods
     ids = [_enc("id", v) for v in p["instruction_id"]]
     periods = _frame_rows({

@@ -40,6 +40,7 @@ __all__ = [
     "Tier",
     "availability_factors",
     "availability_lines",
+    "instruction_lines",
     "money",
     "penalty_lines",
     "ratio_micro",
@@ -341,6 +342,64 @@ def availability_factors(contracts: pd.DataFrame, windows: pd.DataFrame,
                          "start": pd.DatetimeIndex(per_ns, tz="UTC"), "factor": share})
 
 
+def _decimals(units, places: int) -> np.ndarray:
+    """Integers of 10**-places as Decimals with that many places, column-wise: one
+    Decimal per distinct value, shared by the rows that hold it."""
+    u = np.asarray(units)
+    if not len(u):
+        return np.empty(0, dtype=object)
+    if u.dtype == object:  # Python integers past int64 (see _pence)
+        out = np.empty(len(u), dtype=object)
+        out[:] = [Decimal(int(x)).scaleb(-places) for x in u]
+        return out
+    uniq, inv = np.unique(u, return_inverse=True)
+    objs = np.empty(len(uniq), dtype=object)
+    objs[:] = [Decimal(x).scaleb(-places) for x in uniq.tolist()]
+    return objs[inv]
+
+
+def _price_units(prices) -> tuple[list[int], int]:
+    """Exact integer prices in units of 10**-k, k the most decimal places among them
+    (prices repeat per contract: each distinct one is converted once)."""
+    uniq = {x: _dec(x) for x in set(prices)}
+    k = max([0] + [-d.as_tuple().exponent for d in uniq.values() if d.as_tuple().exponent < 0])
+    units = {x: int(d.scaleb(k)) for x, d in uniq.items()}
+    return [units[x] for x in prices], k
+
+
+def _pence(q_u, m_u, prices) -> np.ndarray:
+    """round_half_up(q x m x price) in pence, q and m in millionths: the exact integer
+    form of ``money(q * price * m)`` (rule 3), whole columns at once.  In int64 when
+    the largest product fits, else in Python integers (no limit)."""
+    pu, k = _price_units(prices)
+    den = 10 ** (12 + k - 2)
+    q = np.asarray(q_u, dtype=np.int64)
+    m = np.asarray(m_u, dtype=np.int64)
+    p = np.asarray(pu, dtype=object)
+    if not len(q):
+        return np.zeros(0, dtype=np.int64)
+    bound = int(np.abs(q).max()) * int(np.abs(m).max()) * max(abs(x) for x in pu)
+    if 2 * bound + den < 2**62:
+        n = q * m * p.astype(np.int64)
+        half = (2 * np.abs(n) + den) // (2 * den)
+        return np.where(n >= 0, half, -half)
+    out = []
+    for a, b, c in zip(q.tolist(), m.tolist(), pu, strict=True):
+        n = a * b * c
+        out.append((2 * n + den) // (2 * den) if n >= 0 else -((-2 * n + den) // (2 * den)))
+    return np.array(out, dtype=object)
+
+
+def _lines(fsp, mo, cid, label, kind, reference, q, q_places, price, m_u, pence) -> pd.DataFrame:
+    n = len(pence)
+    kinds = np.full(n, kind, dtype=object) if isinstance(kind, str) else kind
+    return pd.DataFrame({
+        "fsp": fsp, "mo": mo, "contract_id": cid, "period": label, "kind": kinds,
+        "reference": reference, "quantity_mwh": _decimals(q, q_places),
+        "unit_price": np.asarray(price, dtype=object), "multiplier": _decimals(m_u, 6),
+        "amount": _decimals(pence, 2)}, columns=LINE_COLUMNS)
+
+
 def availability_lines(contracts: pd.DataFrame, factors: pd.DataFrame,
                        rules: PaymentRules | Mapping[str, PaymentRules],
                        period: str | None = None,
@@ -357,34 +416,44 @@ def availability_lines(contracts: pd.DataFrame, factors: pd.DataFrame,
     without history).  A (contract, period) given twice raises ``ValueError``.
     """
     c = contracts.set_index("contract_id")
-    cid = factors["contract_id"].to_numpy(dtype=object)
-    unknown = ~pd.Index(cid).isin(c.index)
+    codes, names = pd.factorize(factors["contract_id"].to_numpy(dtype=object), sort=True)
+    unknown = ~pd.Index(names).isin(c.index)
     if unknown.any():
-        raise ValueError(f"availability for unknown contracts: {sorted(set(cid[unknown]))[:5]}")
+        raise ValueError(f"availability for unknown contracts: {sorted(names[unknown])[:5]}")
     ns = utc_ns(factors["start"], "start")
-    if pd.DataFrame({"c": cid, "t": ns}).duplicated().any():
+    order = np.lexsort((ns, codes))
+    if ((np.diff(codes[order]) == 0) & (np.diff(ns[order]) == 0)).any():
         raise ValueError("an availability factor is given twice for one contract-period")
     fu = factor_micro(factors["factor"].to_numpy())
-    local_day = pd.DatetimeIndex(ns, tz="UTC").tz_convert(LONDON).tz_localize(None).normalize()
-    labels = _labels(local_day.to_numpy(), period)
-    agg = pd.DataFrame({"contract_id": cid, "period": labels, "f": fu}).groupby(
-        ["contract_id", "period"], sort=True)["f"].sum()
-    out = []
-    for (contract, label), fsum in agg.items():
-        row = c.loc[contract]
-        rl = _rules_for(rules, row["product"])
-        m = SCALE
+    if period is None:
+        local_day = pd.DatetimeIndex(ns, tz="UTC").tz_convert(LONDON).tz_localize(None).normalize()
+        labels = _labels(local_day.to_numpy(), None)
+    else:
+        labels = np.full(len(codes), period, dtype=object)
+    lab_codes, lab_names = pd.factorize(labels, sort=True)
+    group = codes * len(lab_names) + lab_codes
+    present, ginv = np.unique(group, return_inverse=True)
+    agg = np.zeros(len(present), dtype=np.int64)
+    np.add.at(agg, ginv, fu)  # exact integer sums of millionths
+    keys = pd.DataFrame({"contract_id": names[present // len(lab_names)],
+                         "period": lab_names[present % len(lab_names)]})
+    rows = c.loc[keys["contract_id"]]
+    mult = np.full(len(agg), SCALE, dtype=np.int64)
+    for i, (contract, product) in enumerate(zip(keys["contract_id"], rows["product"], strict=True)):
+        rl = _rules_for(rules, product)
         if rl.availability_scaling is not None and last_period_ratio is not None \
                 and contract in last_period_ratio:
             r = _micro(_dec(last_period_ratio[contract]).quantize(MICRO, ROUND_HALF_UP))
-            m = int(rl.availability_scaling.multiplier_micro(np.array([r]))[0])
-        q = (_dec(row["contracted_mw"]) * Decimal(int(fsum)).scaleb(-6) * Decimal("0.5")
-             ).quantize(MICRO, ROUND_HALF_UP)
-        price = _dec(row["availability_price"])
-        md = to_decimal_6(m)
-        out.append((row["fsp"], row["mo"], contract, label, "availability",
-                    f"{contract}/{label}", q, price, md, money(q * price * md)))
-    return pd.DataFrame(out, columns=LINE_COLUMNS)
+            mult[i] = int(rl.availability_scaling.multiplier_micro(np.array([r]))[0])
+    # MW x h = contracted MW x 0.5 x sum of factors: exact, then 6 places half up (rule 1)
+    q = [int((_dec(mw) * Decimal(int(f)).scaleb(-6) * Decimal("0.5")).quantize(
+        MICRO, ROUND_HALF_UP).scaleb(6)) for mw, f in zip(rows["contracted_mw"], agg, strict=True)]
+    price = [_dec(x) for x in rows["availability_price"]]
+    return _lines(rows["fsp"].to_numpy(dtype=object), rows["mo"].to_numpy(dtype=object),
+                  keys["contract_id"].to_numpy(dtype=object), keys["period"].to_numpy(dtype=object),
+                  "availability", [f"{a}/{b}" for a, b in zip(keys["contract_id"], keys["period"],
+                                                              strict=True)],
+                  q, 6, price, mult, _pence(q, mult, price))
 
 
 def instruction_volumes(instructions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -394,9 +463,62 @@ def instruction_volumes(instructions: pd.DataFrame) -> tuple[np.ndarray, np.ndar
     return ordered, paid, ratio_micro(paid, ordered)
 
 
-def _columns(instructions: pd.DataFrame):
-    return [instructions[k].to_numpy(dtype=object) for k in ("fsp", "mo", "contract_id",
-                                                             "instruction_id")]
+class _Instructions:
+    """The per-instruction arrays both utilisation and penalty lines need, made once."""
+
+    def __init__(self, instructions: pd.DataFrame, rules, period: str | None):
+        self.n = len(instructions)
+        self.ordered, self.paid, self.ratio = instruction_volumes(instructions)
+        self.fsp, self.mo, self.cid = (instructions[k].to_numpy(dtype=object)
+                                       for k in ("fsp", "mo", "contract_id"))
+        self.ref = instructions["instruction_id"].astype(str).to_numpy(dtype=object)
+        self.label = _labels(instructions["settlement_date"], period)
+        self.codes, names = pd.factorize(instructions["product"].to_numpy(dtype=object))
+        self.rules = [_rules_for(rules, n) for n in names]
+
+    def per_product(self, get, dtype=object) -> np.ndarray:
+        """``get(rules)`` of each instruction's product (one call per product)."""
+        vals = np.empty(len(self.rules), dtype=dtype)
+        vals[:] = [get(r) for r in self.rules]
+        return vals[self.codes]
+
+    def lines(self, parts) -> pd.DataFrame:
+        """One frame of lines from (rows, kind, q, price, multiplier, pence) parts."""
+        parts = [pt for pt in parts if len(pt[2])]
+        if not parts:
+            return _no_lines()
+        rows = np.concatenate([np.arange(self.n)[pt[0]] for pt in parts])
+        cat = [np.concatenate([np.asarray(pt[k], dtype=object if k == 3 else None)
+                               for pt in parts]) for k in (2, 3, 4, 5)]
+        kinds = np.concatenate([np.full(len(pt[2]), pt[1], dtype=object) for pt in parts])
+        return _lines(self.fsp[rows], self.mo[rows], self.cid[rows], self.label[rows], kinds,
+                      self.ref[rows], cat[0], 6, cat[1], cat[2], cat[3])
+
+
+def _utilisation(x: _Instructions, contracts: pd.DataFrame) -> tuple:
+    mult = np.zeros(x.n, dtype=np.int64)
+    for k, rl in enumerate(x.rules):
+        sel = x.codes == k
+        mult[sel] = rl.utilisation_tiers.multiplier_micro(x.ratio[sel])
+    price = contracts.set_index("contract_id")["utilisation_price"].reindex(x.cid).to_numpy(
+        dtype=object)
+    return (slice(None), "utilisation", x.paid, price, mult, _pence(x.paid, mult, price))
+
+
+def _penalties(x: _Instructions) -> list[tuple]:
+    below = x.per_product(lambda r: _micro(r.penalty.apply_below_ratio), np.int64)
+    price = x.per_product(lambda r: r.penalty.shortfall_price)
+    charged = x.per_product(lambda r: bool(r.penalty.shortfall_price), bool)
+    failed_below = x.per_product(lambda r: _micro(r.penalty.failed_below_ratio), np.int64)
+    fee = x.per_product(lambda r: r.penalty.failed_fee)
+    has_fee = x.per_product(lambda r: bool(r.penalty.failed_fee), bool)
+    short = x.ordered - x.paid
+    s = np.nonzero(charged & (x.ratio < below) & (short > 0))[0]
+    f = np.nonzero(has_fee & (x.ratio < failed_below))[0]
+    one_s = np.full(len(s), SCALE, dtype=np.int64)
+    one_f = np.full(len(f), SCALE, dtype=np.int64)
+    return [(s, "penalty_shortfall", short[s], price[s], one_s, -_pence(short[s], one_s, price[s])),
+            (f, "penalty_failed", one_f, fee[f], one_f, -_pence(one_f, one_f, fee[f]))]
 
 
 def utilisation_lines(instructions: pd.DataFrame, contracts: pd.DataFrame,
@@ -408,43 +530,25 @@ def utilisation_lines(instructions: pd.DataFrame, contracts: pd.DataFrame,
     ``instructions`` is :attr:`Verification.instructions`; ``contracts`` gives
     utilisation_price (GBP/MWh) per contract_id.
     """
-    c = contracts.set_index("contract_id")
-    _ordered, paid, ratio = instruction_volumes(instructions)
-    products = instructions["product"].to_numpy(dtype=object)
-    mult = np.zeros(len(instructions), dtype=np.int64)
-    for prod in pd.unique(products):
-        sel = products == prod
-        mult[sel] = _rules_for(rules, prod).utilisation_tiers.multiplier_micro(ratio[sel])
-    price = c.loc[instructions["contract_id"], "utilisation_price"].to_numpy(dtype=object)
-    label = _labels(instructions["settlement_date"], period)
-    fsp, mo, cid, iid = _columns(instructions)
-    out = []
-    for i in range(len(instructions)):
-        q = to_decimal_6(paid[i])
-        p = _dec(price[i])
-        m = to_decimal_6(mult[i])
-        out.append((fsp[i], mo[i], cid[i], label[i], "utilisation", str(iid[i]),
-                    q, p, m, money(q * p * m)))
-    return pd.DataFrame(out, columns=LINE_COLUMNS)
+    x = _Instructions(instructions, rules, period)
+    return x.lines([_utilisation(x, contracts)])
 
 
 def penalty_lines(instructions: pd.DataFrame,
                   rules: PaymentRules | Mapping[str, PaymentRules],
                   period: str | None = None) -> pd.DataFrame:
     """Non-delivery charges per instruction, as negative amounts; no line when zero."""
-    ordered, paid, ratio = instruction_volumes(instructions)
-    products = instructions["product"].to_numpy(dtype=object)
-    label = _labels(instructions["settlement_date"], period)
-    fsp, mo, cid, iid = _columns(instructions)
-    out = []
-    for i in range(len(instructions)):
-        pen = _rules_for(rules, products[i]).penalty
-        if pen.shortfall_price and ratio[i] < _micro(pen.apply_below_ratio):
-            q = to_decimal_6(ordered[i] - paid[i])
-            if q:
-                out.append((fsp[i], mo[i], cid[i], label[i], "penalty_shortfall", str(iid[i]),
-                            q, pen.shortfall_price, ONE, -money(q * pen.shortfall_price)))
-        if pen.failed_fee and ratio[i] < _micro(pen.failed_below_ratio):
-            out.append((fsp[i], mo[i], cid[i], label[i], "penalty_failed", str(iid[i]),
-                        Decimal(1), pen.failed_fee, ONE, -money(pen.failed_fee)))
-    return pd.DataFrame(out, columns=LINE_COLUMNS)
+    x = _Instructions(instructions, rules, period)
+    return x.lines(_penalties(x))
+
+
+def instruction_lines(instructions: pd.DataFrame, contracts: pd.DataFrame,
+                      rules: PaymentRules | Mapping[str, PaymentRules],
+                      period: str | None = None) -> pd.DataFrame:
+    """Utilisation and penalty lines together (the per-instruction arrays made once)."""
+    x = _Instructions(instructions, rules, period)
+    return x.lines([_utilisation(x, contracts), *_penalties(x)])
+
+
+def _no_lines() -> pd.DataFrame:
+    return pd.DataFrame({k: pd.Series(dtype=object) for k in LINE_COLUMNS})

@@ -145,8 +145,15 @@ def utc_ns(values, name: str = "start", *, allow_nat: bool = False) -> np.ndarra
 
     dtype = getattr(arr, "dtype", None)
     if isinstance(dtype, pd.DatetimeTZDtype):
-        idx = pd.DatetimeIndex(arr)
-    elif dtype is not None and dtype.kind == "M":
+        # Stored as UTC epoch integers whatever the zone: no conversion, no copy in ns.
+        a = pd.array(arr) if not isinstance(arr, pd.api.extensions.ExtensionArray) else arr
+        ns = a.asi8 if dtype.unit == "ns" else a.as_unit("ns").asi8
+        if not allow_nat and (ns == NAT_NS).any():
+            nat = ns == NAT_NS
+            raise SettlementPeriodError(
+                f"column {name!r} has {int(nat.sum())} missing (NaT) instants{where(nat)}")
+        return ns
+    if dtype is not None and dtype.kind == "M":
         raise SettlementPeriodError(
             f"column {name!r} holds naive timestamps: settlement needs timezone-aware instants "
             "(e.g. pd.to_datetime(col, utc=True))")

@@ -21,16 +21,24 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from .baselines import BaselineContext, BaselineMethod, ProductBaselines, Targets
+from .baselines import (
+    BASELINE_STATUSES,
+    BaselineContext,
+    BaselineMethod,
+    ProductBaselines,
+    Targets,
+    XofY,
+)
 from .calendar import GBCalendar
 from .meter import MeterGrid
 from .periods import HALF_HOUR_NS, NAT_NS, utc_ns
 
-__all__ = ["DIRECTIONS", "INSTRUCTION_COLUMNS", "MEASURES", "PERIOD_STATUSES",
+__all__ = ["DIRECTIONS", "INSTRUCTION_COLUMNS", "INSTRUCTION_STATUSES", "MEASURES", "PERIOD_STATUSES",
            "InstructionError", "Verification", "verify"]
 
 DIRECTIONS = {"turn_down": 1.0, "turn_up": -1.0}
@@ -40,7 +48,7 @@ INSTRUCTION_COLUMNS = ["instruction_id", "mpan", "start", "end", "mw", "directio
 KWH_PER_MW_PERIOD = 500.0  # 1 MW for half an hour
 # Per instruction-period; all but ok and partial_window are paid nothing.
 PERIOD_STATUSES = ("ok", "partial_window", "missing_meter", "missing_window", "missing_baseline")
-_UNPAID = ("missing_meter", "missing_window", "missing_baseline")
+INSTRUCTION_STATUSES = ("ok", "missing_data", "partial_window")
 
 
 class InstructionError(ValueError):
@@ -59,11 +67,19 @@ class InstructionError(ValueError):
 class Verification:
     """``periods``: one row per instructed period (the USEF-style statement);
     ``instructions``: one row per instruction with its performance ratio;
-    ``contracts``: performance ratio per contract over the instructions given."""
+    ``contracts`` (computed on first use): performance ratio per contract over the
+    instructions given."""
 
     periods: pd.DataFrame
     instructions: pd.DataFrame
-    contracts: pd.DataFrame
+
+    @cached_property
+    def contracts(self) -> pd.DataFrame:
+        by = self.instructions.groupby(["contract_id", "fsp", "mo"], sort=True, observed=True)
+        c = by[["ordered_mwh", "paid_mwh"]].sum().reset_index()
+        c["ratio"] = c["paid_mwh"] / c["ordered_mwh"]
+        c["instructions"] = by.size().to_numpy()
+        return c
 
 
 def _check(grid: MeterGrid, ins: pd.DataFrame) -> tuple:
@@ -107,10 +123,10 @@ def _check(grid: MeterGrid, ins: pd.DataFrame) -> tuple:
     return s_ns, e_ns, direction, mw, measure, p
 
 
-def _overlaps(key, row_ins, ids, direction, measure, product) -> tuple[np.ndarray, np.ndarray]:
+def _overlaps(key, row_ins, ids, direction, measure, product):
     """Per expanded row: the number of instructions on its (meter, period) and the
-    group id; refuses contradictory overlaps."""
-    _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
+    group id, plus the distinct keys; refuses contradictory overlaps."""
+    uk, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
     n_on = cnt[inv]
     multi = n_on > 1
     if multi.any():
@@ -132,7 +148,7 @@ def _overlaps(key, row_ins, ids, direction, measure, product) -> tuple[np.ndarra
                                      "one response per period; resolve the conflict first"})
             uniq = list({(p['instruction_id'], p['message']): p for p in problems}.values())
             raise InstructionError(uniq)
-    return n_on, inv
+    return n_on, inv, uk
 
 
 def verify(grid: MeterGrid, instructions: pd.DataFrame,
@@ -172,7 +188,7 @@ def verify(grid: MeterGrid, instructions: pd.DataFrame,
     p = p_ins[row_ins]
     T = int(grid.offsets[-1])
     key = p * T + t
-    n_on, group = _overlaps(key, row_ins, ids, direction, measure, product)
+    n_on, group, instructed = _overlaps(key, row_ins, ids, direction, measure, product)
     d = np.searchsorted(grid.offsets, t, side="right") - 1
     j = t - grid.offsets[d]
     P, D = grid.import_kwh.shape[0], len(grid.days)
@@ -186,42 +202,47 @@ def verify(grid: MeterGrid, instructions: pd.DataFrame,
         event_days[pe_p[keep], pe_d[keep]] = True
     # Start of the first instruction touching each point-day (the in-day window is set
     # by when the event began, which is on the day before for one run past midnight).
+    pd_key = p * D + d
     first_t_pd = np.full(P * D, np.iinfo(np.int64).max)
-    np.minimum.at(first_t_pd, p * D + d, t_start[row_ins])
+    np.minimum.at(first_t_pd, pd_key, t_start[row_ins])
     day_types = calendar.day_types(grid.days)
-    instructed = np.unique(key)
 
     # --- baselines, grouped by (product, measure): few groups, each vectorised
     rows_n = len(t)
     baseline = np.full(rows_n, np.nan)
     metered = np.full(rows_n, np.nan)
-    b_status = np.full(rows_n, "ok", dtype=object)
+    b_status = np.zeros(rows_n, dtype=np.int8)  # code into BASELINE_STATUSES
     b_days = np.full(rows_n, -1, dtype=np.int64)
     b_adj = np.zeros(rows_n)
     b_window = np.full(rows_n, -1, dtype=np.int64)
-    row_measure = measure[row_ins]
     contexts: dict[str, BaselineContext] = {}
-    groups = pd.DataFrame({"product": product[row_ins], "measure": row_measure}).groupby(
-        ["product", "measure"], sort=True).indices
+    prod_codes, prod_names = pd.factorize(product, sort=True)
+    meas_codes = pd.Categorical(measure, categories=MEASURES).codes.astype(np.int64)
+    g_ins = prod_codes * len(MEASURES) + meas_codes  # per instruction: a handful of groups
+    groups = np.unique(g_ins)
+    g_rows = g_ins[row_ins]
     slot_table = None
-    for (prod, meas), rows in groups.items():
+    for g in groups:
+        prod, meas = prod_names[g // len(MEASURES)], MEASURES[g % len(MEASURES)]
+        rows = np.nonzero(g_rows == g)[0] if len(groups) > 1 else np.arange(rows_n)
         if meas not in contexts:
             contexts[meas] = BaselineContext(grid, meas, day_types, event_days, instructed)
         ctx = contexts[meas]
         if slot_table is None:
             slot_table = ctx.period_slot_table()
         method = baselines.for_product(prod)
-        pd_key = p[rows] * D + d[rows]
-        uk, inv = np.unique(pd_key, return_inverse=True)
-        rank = np.zeros((len(uk), 48), dtype=bool)
-        rank[inv, slot_table[d[rows], j[rows]]] = True
-        t0 = time.perf_counter()
+        uk, inv = np.unique(pd_key[rows], return_inverse=True)
+        rank = None  # the instructed clock slots: only a selecting X-of-Y reads them
+        if not (isinstance(method, XofY) and method.selector == "all"):
+            rank = np.zeros((len(uk), 48), dtype=bool)
+            rank[inv, slot_table[d[rows], j[rows]]] = True
+        t0 = time.process_time()
         res = method.compute(ctx, Targets(uk // D, uk % D, first_t_pd[uk], rank))
         if timings is not None:
-            timings["baselines"] = timings.get("baselines", 0.0) + time.perf_counter() - t0
+            timings["baselines"] = timings.get("baselines", 0.0) + time.process_time() - t0
         baseline[rows] = res.kwh[inv, j[rows]]
         metered[rows] = ctx.values[p[rows], t[rows]]
-        b_status[rows] = res.status[inv]
+        b_status[rows] = pd.Categorical(res.status, categories=BASELINE_STATUSES).codes[inv]
         b_days[rows] = res.days_used[inv]
         b_adj[rows] = res.adjustment_kwh[inv]
         b_window[rows] = res.window_readings[inv]
@@ -229,11 +250,12 @@ def verify(grid: MeterGrid, instructions: pd.DataFrame,
     sign = np.where(direction == "turn_down", 1.0, -1.0)[row_ins]
     delivered_meter = sign * (baseline - metered) / KWH_PER_MW_PERIOD  # MW, the meter's response
     ordered = mw[row_ins]
-    status = np.where(np.isnan(metered), "missing_meter",
-                      np.where(~np.isnan(baseline), np.where(b_status == "partial_window",
-                                                             "partial_window", "ok"),
-                               np.where(b_status == "missing_window", "missing_window",
-                                        "missing_baseline"))).astype(object)
+    status = np.zeros(rows_n, dtype=np.int8)  # code into PERIOD_STATUSES
+    status[b_status == BASELINE_STATUSES.index("partial_window")] = 1
+    no_base = np.isnan(baseline)
+    status[no_base] = 4
+    status[no_base & (b_status == BASELINE_STATUSES.index("missing_window"))] = 3
+    status[np.isnan(metered)] = 2
     # Shared periods: the combined order caps the meter's delivery, split pro rata.
     combined = np.bincount(group, ordered)[group] if rows_n else ordered
     share = ordered / combined
@@ -241,37 +263,31 @@ def verify(grid: MeterGrid, instructions: pd.DataFrame,
     delivered = delivered_meter * share
     deficiency = ordered - paid
 
-    starts = pd.DatetimeIndex(grid.starts_ns[0] + t * HALF_HOUR_NS, tz="UTC")
-    meta = ins[["instruction_id", "contract_id", "fsp", "mo", "product", "mpan", "direction"]]
-    periods = meta.iloc[row_ins].reset_index(drop=True)
-    periods["measure"] = row_measure
-    periods["start"] = starts
-    periods["settlement_date"] = grid.days[d]
-    periods["period"] = j + 1
-    periods["baseline_mw"] = baseline / KWH_PER_MW_PERIOD
-    periods["ordered_mw"] = ordered
-    periods["actual_mw"] = metered / KWH_PER_MW_PERIOD
-    periods["delivered_mw"] = delivered
-    periods["paid_mw"] = paid
-    periods["deficiency_mw"] = deficiency
-    periods["performance"] = paid / ordered
-    periods["status"] = status
-    periods["shared_with"] = n_on - 1
-    periods["reading_version"] = grid.version[p, t].astype(np.int64)
-    periods["baseline_days"] = b_days
-    periods["adjustment_kwh"] = b_adj
-    periods["window_readings"] = b_window
+    # Categorical columns: codes per row, names once (no per-row string objects).
+    periods = pd.DataFrame({
+        "instruction_id": pd.Categorical.from_codes(row_ins, categories=pd.Index(ids)),
+        "mpan": pd.Categorical.from_codes(p, categories=grid.points),
+        "product": pd.Categorical.from_codes(prod_codes[row_ins], categories=prod_names),
+        "measure": pd.Categorical.from_codes(meas_codes[row_ins], categories=MEASURES),
+        "start": pd.DatetimeIndex(grid.starts_ns[0] + t * HALF_HOUR_NS, tz="UTC"),
+        "settlement_date": grid.days[d], "period": j + 1,
+        "baseline_mw": baseline / KWH_PER_MW_PERIOD, "ordered_mw": ordered,
+        "actual_mw": metered / KWH_PER_MW_PERIOD, "delivered_mw": delivered, "paid_mw": paid,
+        "deficiency_mw": deficiency, "performance": paid / ordered,
+        "status": pd.Categorical.from_codes(status, categories=PERIOD_STATUSES),
+        "shared_with": n_on - 1, "reading_version": grid.version[p, t].astype(np.int64),
+        "baseline_days": b_days, "adjustment_kwh": b_adj, "window_readings": b_window})
 
     # --- per instruction
     ordered_mwh = mw * n_per * 0.5
     paid_mwh = np.bincount(row_ins, paid * 0.5, minlength=n_ins)
     delivered_mwh = np.bincount(row_ins, np.nan_to_num(delivered) * 0.5, minlength=n_ins)
-    unpaid = np.isin(status, _UNPAID)
-    missing_n = np.bincount(row_ins, unpaid, minlength=n_ins).astype(np.int64)
-    partial_n = np.bincount(row_ins, status == "partial_window", minlength=n_ins).astype(np.int64)
+    missing_n = np.bincount(row_ins, status >= 2, minlength=n_ins).astype(np.int64)
+    partial_n = np.bincount(row_ins, status == 1, minlength=n_ins).astype(np.int64)
     shared_n = np.bincount(row_ins, n_on > 1, minlength=n_ins).astype(np.int64)
     first_day = grid.days[d[np.cumsum(n_per) - n_per]] if n_ins else np.array([], "datetime64[D]")
-    per_ins = meta.copy()
+    per_ins = ins[["instruction_id", "contract_id", "fsp", "mo", "product", "mpan",
+                   "direction"]].copy()
     per_ins["measure"] = measure
     per_ins["settlement_date"] = first_day
     per_ins["periods"] = n_per
@@ -283,12 +299,7 @@ def verify(grid: MeterGrid, instructions: pd.DataFrame,
     per_ins["missing_periods"] = missing_n
     per_ins["partial_window_periods"] = partial_n
     per_ins["shared_periods"] = shared_n
-    per_ins["status"] = np.where(missing_n > 0, "missing_data",
-                                 np.where(partial_n > 0, "partial_window", "ok"))
-
-    # --- per contract
-    by = per_ins.groupby(["contract_id", "fsp", "mo"], sort=True, observed=True)
-    c = by[["ordered_mwh", "paid_mwh"]].sum().reset_index()
-    c["ratio"] = c["paid_mwh"] / c["ordered_mwh"]
-    c["instructions"] = by.size().to_numpy()
-    return Verification(periods=periods, instructions=per_ins, contracts=c)
+    per_ins["status"] = pd.Categorical.from_codes(
+        np.where(missing_n > 0, 1, np.where(partial_n > 0, 2, 0)).astype(np.int8),
+        categories=INSTRUCTION_STATUSES)
+    return Verification(periods=periods, instructions=per_ins)
