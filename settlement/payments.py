@@ -1,22 +1,8 @@
 """Payments: availability, utilisation with performance tiers, penalties, net.
 
-Rounding rule (stated once, applied everywhere; docs/settlement.md has examples):
-
-1. Volumes are computed in float64 and rounded to the watt-hour (6 decimal places of
-   MWh) before any money is computed.  The rounding is exact: a float's value is its
-   shortest round-trip decimal (``repr``), rounded half away from zero in integer or
-   ``Decimal`` arithmetic, so 16.0000005 MWh becomes 16.000001 at any magnitude (float
-   noise near half a watt-hour never decides the direction).
-2. A performance ratio is paid Wh / ordered Wh, rounded half up to 6 decimal places by
-   integer division; a tier multiplier is computed exactly from that rounded ratio and
-   rounded half up to 6 decimal places.  Availability factors are rounded to 6 places.
-3. Each line's amount = quantity x price x multiplier in exact ``Decimal`` arithmetic,
-   rounded once to the penny with ``ROUND_HALF_UP`` (half away from zero).
-4. Totals are sums of rounded lines, never rounded again, so every statement and
-   invoice adds up exactly to its total.
-
-Heavy maths stays in arrays; ``Decimal`` appears only once per line (per contract and
-period for availability, per instruction for utilisation and penalties).
+Rounding follows :mod:`settlement.rounding` (stated once there).  Heavy maths stays in
+arrays; ``Decimal`` appears only once per line (per contract and period for availability,
+per instruction for utilisation and penalties), one object per distinct value.
 """
 from __future__ import annotations
 
@@ -28,6 +14,19 @@ import numpy as np
 import pandas as pd
 
 from .periods import HALF_HOUR_NS, LONDON, utc_ns
+from .rounding import (
+    MICRO,
+    SCALE,
+    as_decimal,
+    decimals,
+    money,
+    pence,
+    ratio_micro,
+    round6,
+    round_half_away,
+    to_decimal_6,
+    to_micro,
+)
 from .schema import DataError, Fields
 
 __all__ = [
@@ -49,66 +48,8 @@ __all__ = [
     "utilisation_lines",
 ]
 
-PENNY = Decimal("0.01")
-MICRO = Decimal("0.000001")
-ONE = Decimal("1.000000")
-SCALE = 10**6  # 1 Wh in MWh, and ratio / multiplier precision
 LINE_COLUMNS = ["fsp", "mo", "contract_id", "period", "kind", "reference", "quantity_mwh",
                 "unit_price", "multiplier", "amount"]
-
-
-def money(x: Decimal) -> Decimal:
-    """Round to the penny, half up (rule 3)."""
-    return Decimal(x).quantize(PENNY, rounding=ROUND_HALF_UP)
-
-
-def round_half_away(a, places: int = 6) -> np.ndarray:
-    """Floats -> integers of 10**-places, half away from zero, exactly (rule 1).
-
-    Far from a tie, float arithmetic decides correctly and fast; values within float
-    error of a tie are re-rounded from their shortest decimal in ``Decimal``.
-    """
-    a = np.asarray(a, dtype=np.float64)
-    if not np.isfinite(a).all():
-        raise ValueError("cannot round NaN or infinite volumes")
-    x = a * float(10**places)
-    if (np.abs(x) >= 2.0**53).any():
-        raise ValueError("volume too large to round exactly")
-    out = np.trunc(x + np.copysign(0.5, x))
-    frac = np.abs(x - np.trunc(x))
-    near = np.abs(frac - 0.5) <= 1e-6 + np.abs(x) * 2.0**-46
-    if near.any():
-        q = Decimal(1)
-        out[near] = [float(int(Decimal(repr(float(v))).scaleb(places).quantize(q, ROUND_HALF_UP)))
-                     for v in a[near]]
-    return out.astype(np.int64)
-
-
-def _round6(a) -> np.ndarray:
-    return round_half_away(a, 6)
-
-
-def to_decimal_6(i: int) -> Decimal:
-    return Decimal(int(i)).scaleb(-6)
-
-
-def _micro(v) -> int:
-    """A Decimal-like value with at most 6 decimal places as integer millionths."""
-    d = Decimal(str(v)) if not isinstance(v, Decimal) else v
-    q = d.scaleb(6)
-    if q != q.to_integral_value():
-        raise ValueError(f"{d} has more than 6 decimal places")
-    return int(q)
-
-
-def ratio_micro(paid_wh: np.ndarray, ordered_wh: np.ndarray) -> np.ndarray:
-    """paid / ordered in millionths, half up, exactly (rule 2); 0 where nothing ordered."""
-    paid = np.asarray(paid_wh, dtype=np.int64)
-    ordered = np.asarray(ordered_wh, dtype=np.int64)
-    if (paid < 0).any() or (np.maximum(paid, ordered) >= 2**62 // (2 * SCALE)).any():
-        raise ValueError("volumes out of range for exact ratios")
-    den = np.maximum(ordered, 1)
-    return np.where(ordered > 0, (2 * paid * SCALE + den) // (2 * den), 0)
 
 
 @dataclass(frozen=True)
@@ -125,7 +66,7 @@ class Tier:
         for name in ("lower", "upper", "m_lower", "m_upper"):
             v = getattr(self, name)
             d = v if isinstance(v, Decimal) else Decimal(str(v))
-            _micro(d)
+            to_micro(d)
             object.__setattr__(self, name, d)
 
 
@@ -167,9 +108,9 @@ class PerformanceTiers:
     def multiplier_micro(self, ratio_u: np.ndarray) -> np.ndarray:
         """Exact multiplier in millionths of ratios in millionths, half up (rule 2)."""
         r = np.asarray(ratio_u, dtype=np.int64)
-        out = np.full(r.shape, _micro(self.tiers[-1].m_upper), dtype=np.int64)
+        out = np.full(r.shape, to_micro(self.tiers[-1].m_upper), dtype=np.int64)
         for tr in self.tiers:
-            lo, hi, mlo, mhi = (_micro(v) for v in (tr.lower, tr.upper, tr.m_lower, tr.m_upper))
+            lo, hi, mlo, mhi = (to_micro(v) for v in (tr.lower, tr.upper, tr.m_lower, tr.m_upper))
             inside = (r >= lo) & (r < hi)
             num = (r - lo) * (mhi - mlo)
             den = hi - lo
@@ -293,15 +234,11 @@ def _labels(dates, period: str | None) -> np.ndarray:
     return np.asarray(pd.DatetimeIndex(d).strftime("%Y-%m"), dtype=object)
 
 
-def _dec(v) -> Decimal:
-    return v if isinstance(v, Decimal) else Decimal(str(v))
-
-
 def factor_micro(values) -> np.ndarray:
     """Availability factors in [0, 1] as millionths (rounded half up to 6 places)."""
     v = np.asarray(values)
     if v.dtype == object:
-        out = np.array([_micro(_dec(x).quantize(MICRO, ROUND_HALF_UP)) for x in v], dtype=np.int64)
+        out = np.array([to_micro(as_decimal(x).quantize(MICRO, ROUND_HALF_UP)) for x in v], dtype=np.int64)
     else:
         f = v.astype(np.float64)
         if np.isnan(f).any():
@@ -342,62 +279,14 @@ def availability_factors(contracts: pd.DataFrame, windows: pd.DataFrame,
                          "start": pd.DatetimeIndex(per_ns, tz="UTC"), "factor": share})
 
 
-def _decimals(units, places: int) -> np.ndarray:
-    """Integers of 10**-places as Decimals with that many places, column-wise: one
-    Decimal per distinct value, shared by the rows that hold it."""
-    u = np.asarray(units)
-    if not len(u):
-        return np.empty(0, dtype=object)
-    if u.dtype == object:  # Python integers past int64 (see _pence)
-        out = np.empty(len(u), dtype=object)
-        out[:] = [Decimal(int(x)).scaleb(-places) for x in u]
-        return out
-    uniq, inv = np.unique(u, return_inverse=True)
-    objs = np.empty(len(uniq), dtype=object)
-    objs[:] = [Decimal(x).scaleb(-places) for x in uniq.tolist()]
-    return objs[inv]
-
-
-def _price_units(prices) -> tuple[list[int], int]:
-    """Exact integer prices in units of 10**-k, k the most decimal places among them
-    (prices repeat per contract: each distinct one is converted once)."""
-    uniq = {x: _dec(x) for x in set(prices)}
-    k = max([0] + [-d.as_tuple().exponent for d in uniq.values() if d.as_tuple().exponent < 0])
-    units = {x: int(d.scaleb(k)) for x, d in uniq.items()}
-    return [units[x] for x in prices], k
-
-
-def _pence(q_u, m_u, prices) -> np.ndarray:
-    """round_half_up(q x m x price) in pence, q and m in millionths: the exact integer
-    form of ``money(q * price * m)`` (rule 3), whole columns at once.  In int64 when
-    the largest product fits, else in Python integers (no limit)."""
-    pu, k = _price_units(prices)
-    den = 10 ** (12 + k - 2)
-    q = np.asarray(q_u, dtype=np.int64)
-    m = np.asarray(m_u, dtype=np.int64)
-    p = np.asarray(pu, dtype=object)
-    if not len(q):
-        return np.zeros(0, dtype=np.int64)
-    bound = int(np.abs(q).max()) * int(np.abs(m).max()) * max(abs(x) for x in pu)
-    if 2 * bound + den < 2**62:
-        n = q * m * p.astype(np.int64)
-        half = (2 * np.abs(n) + den) // (2 * den)
-        return np.where(n >= 0, half, -half)
-    out = []
-    for a, b, c in zip(q.tolist(), m.tolist(), pu, strict=True):
-        n = a * b * c
-        out.append((2 * n + den) // (2 * den) if n >= 0 else -((-2 * n + den) // (2 * den)))
-    return np.array(out, dtype=object)
-
-
 def _lines(fsp, mo, cid, label, kind, reference, q, q_places, price, m_u, pence) -> pd.DataFrame:
     n = len(pence)
     kinds = np.full(n, kind, dtype=object) if isinstance(kind, str) else kind
     return pd.DataFrame({
         "fsp": fsp, "mo": mo, "contract_id": cid, "period": label, "kind": kinds,
-        "reference": reference, "quantity_mwh": _decimals(q, q_places),
-        "unit_price": np.asarray(price, dtype=object), "multiplier": _decimals(m_u, 6),
-        "amount": _decimals(pence, 2)}, columns=LINE_COLUMNS)
+        "reference": reference, "quantity_mwh": decimals(q, q_places),
+        "unit_price": np.asarray(price, dtype=object), "multiplier": decimals(m_u, 6),
+        "amount": decimals(pence, 2)}, columns=LINE_COLUMNS)
 
 
 def availability_lines(contracts: pd.DataFrame, factors: pd.DataFrame,
@@ -443,23 +332,23 @@ def availability_lines(contracts: pd.DataFrame, factors: pd.DataFrame,
         rl = _rules_for(rules, product)
         if rl.availability_scaling is not None and last_period_ratio is not None \
                 and contract in last_period_ratio:
-            r = _micro(_dec(last_period_ratio[contract]).quantize(MICRO, ROUND_HALF_UP))
+            r = to_micro(as_decimal(last_period_ratio[contract]).quantize(MICRO, ROUND_HALF_UP))
             mult[i] = int(rl.availability_scaling.multiplier_micro(np.array([r]))[0])
     # MW x h = contracted MW x 0.5 x sum of factors: exact, then 6 places half up (rule 1)
-    q = [int((_dec(mw) * Decimal(int(f)).scaleb(-6) * Decimal("0.5")).quantize(
+    q = [int((as_decimal(mw) * Decimal(int(f)).scaleb(-6) * Decimal("0.5")).quantize(
         MICRO, ROUND_HALF_UP).scaleb(6)) for mw, f in zip(rows["contracted_mw"], agg, strict=True)]
-    price = [_dec(x) for x in rows["availability_price"]]
+    price = [as_decimal(x) for x in rows["availability_price"]]
     return _lines(rows["fsp"].to_numpy(dtype=object), rows["mo"].to_numpy(dtype=object),
                   keys["contract_id"].to_numpy(dtype=object), keys["period"].to_numpy(dtype=object),
                   "availability", [f"{a}/{b}" for a, b in zip(keys["contract_id"], keys["period"],
                                                               strict=True)],
-                  q, 6, price, mult, _pence(q, mult, price))
+                  q, 6, price, mult, pence(q, mult, price))
 
 
 def instruction_volumes(instructions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ordered Wh, paid Wh, ratio in millionths) per instruction, exactly rounded."""
-    ordered = _round6(instructions["ordered_mwh"].to_numpy())
-    paid = np.minimum(_round6(instructions["paid_mwh"].to_numpy()), ordered)
+    ordered = round6(instructions["ordered_mwh"].to_numpy())
+    paid = np.minimum(round6(instructions["paid_mwh"].to_numpy()), ordered)
     return ordered, paid, ratio_micro(paid, ordered)
 
 
@@ -502,14 +391,14 @@ def _utilisation(x: _Instructions, contracts: pd.DataFrame) -> tuple:
         mult[sel] = rl.utilisation_tiers.multiplier_micro(x.ratio[sel])
     price = contracts.set_index("contract_id")["utilisation_price"].reindex(x.cid).to_numpy(
         dtype=object)
-    return (slice(None), "utilisation", x.paid, price, mult, _pence(x.paid, mult, price))
+    return (slice(None), "utilisation", x.paid, price, mult, pence(x.paid, mult, price))
 
 
 def _penalties(x: _Instructions) -> list[tuple]:
-    below = x.per_product(lambda r: _micro(r.penalty.apply_below_ratio), np.int64)
+    below = x.per_product(lambda r: to_micro(r.penalty.apply_below_ratio), np.int64)
     price = x.per_product(lambda r: r.penalty.shortfall_price)
     charged = x.per_product(lambda r: bool(r.penalty.shortfall_price), bool)
-    failed_below = x.per_product(lambda r: _micro(r.penalty.failed_below_ratio), np.int64)
+    failed_below = x.per_product(lambda r: to_micro(r.penalty.failed_below_ratio), np.int64)
     fee = x.per_product(lambda r: r.penalty.failed_fee)
     has_fee = x.per_product(lambda r: bool(r.penalty.failed_fee), bool)
     short = x.ordered - x.paid
@@ -517,8 +406,8 @@ def _penalties(x: _Instructions) -> list[tuple]:
     f = np.nonzero(has_fee & (x.ratio < failed_below))[0]
     one_s = np.full(len(s), SCALE, dtype=np.int64)
     one_f = np.full(len(f), SCALE, dtype=np.int64)
-    return [(s, "penalty_shortfall", short[s], price[s], one_s, -_pence(short[s], one_s, price[s])),
-            (f, "penalty_failed", one_f, fee[f], one_f, -_pence(one_f, one_f, fee[f]))]
+    return [(s, "penalty_shortfall", short[s], price[s], one_s, -pence(short[s], one_s, price[s])),
+            (f, "penalty_failed", one_f, fee[f], one_f, -pence(one_f, one_f, fee[f]))]
 
 
 def utilisation_lines(instructions: pd.DataFrame, contracts: pd.DataFrame,

@@ -32,7 +32,14 @@ from .methodology import Methodology, history_start
 from .payments import PaymentRules, availability_lines, instruction_lines
 from .periods import HALF_HOUR_NS, LONDON, day_table, utc_ns
 from .schema import DataError, Fields
-from .statements import Statements, build_statements
+from .statements import (
+    LINE_KEY,
+    Statements,
+    build_statements,
+    canonical_order,
+    repeated,
+    sort_codes,
+)
 from .verification import InstructionError, verify
 
 __all__ = ["CONTRACT_COLUMNS", "RUN_INSTRUCTION_COLUMNS", "ProductTerms", "SettlementInputs",
@@ -163,25 +170,11 @@ class ShardResult:
         return build_statements(self.lines)
 
 
-def _sort_codes(col: pd.Series) -> np.ndarray:
-    """Integers ordering a column's values: numbers and instants as they are, strings
-    (or a mix of types, compared as strings) lexicographically."""
-    if isinstance(col.dtype, pd.DatetimeTZDtype):
-        return col.array.asi8
-    values = col.to_numpy()
-    if values.dtype.kind in "iufMmb":
-        return values
-    try:
-        return pd.factorize(values, sort=True)[0]
-    except TypeError:  # mixed types: order by their text
-        return pd.factorize(col.astype(str).to_numpy(), sort=True)[0]
-
-
 def _canon(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """``frame`` in canonical order of ``keys`` (untouched when already in it)."""
     if len(frame) < 2:
         return frame.reset_index(drop=True)
-    order = np.lexsort([_sort_codes(frame[k]) for k in reversed(keys)])
+    order = canonical_order([sort_codes(frame[k]) for k in keys])
     if (order[1:] > order[:-1]).all():
         return frame.reset_index(drop=True)
     return frame.take(order).reset_index(drop=True)
@@ -367,8 +360,10 @@ def merge(results: Iterable[ShardResult]) -> ShardResult:
     if instructions["instruction_id"].duplicated().any():
         raise ValueError("an instruction was settled in two shards")
     lines = pd.concat([r.lines for r in rs], ignore_index=True)
-    keys = ["fsp", "mo", "period", "kind", "contract_id", "reference"]
-    if lines.duplicated(keys).any():
+    keys = LINE_KEY
+    codes = [sort_codes(lines[k]) for k in keys]
+    order = canonical_order(codes)
+    if repeated(codes, order).any():
         raise ValueError("a line (e.g. a contract's availability) was settled in two shards")
     timings: dict[str, float] = {}
     for r in rs:
@@ -380,7 +375,7 @@ def merge(results: Iterable[ShardResult]) -> ShardResult:
         periods=_canon(pd.concat([r.periods for r in rs], ignore_index=True),
                        ["instruction_id", "start"]),
         instructions=_canon(instructions, ["instruction_id"]),
-        lines=_canon(lines, keys),
+        lines=lines.take(order).reset_index(drop=True),
         reading_issues=_canon(pd.concat([r.reading_issues for r in rs], ignore_index=True),
                               ["mpan", "start", "version", "issue"]),
         readings=sum(r.readings for r in rs), timings=timings)

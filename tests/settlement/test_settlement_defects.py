@@ -199,25 +199,29 @@ def test_a_partial_window_can_be_allowed_and_is_then_marked():
 
 
 # ------------------------------------------------ rounding ties above 16 MWh
-def _paid(mwh: float):
-    ins = pd.DataFrame({"fsp": ["F"], "mo": ["M"], "contract_id": ["C"], "instruction_id": [1],
-                        "product": ["p"], "settlement_date": [np.datetime64("2024-01-18")],
-                        "ordered_mwh": [mwh], "paid_mwh": [mwh]})
+def _paid(mwh):
+    """Quantities of utilisation lines paying exactly ``mwh`` (one instruction each)."""
+    mwh = list(mwh)
+    n = len(mwh)
+    ins = pd.DataFrame({"fsp": "F", "mo": "M", "contract_id": "C", "instruction_id": range(n),
+                        "product": "p", "settlement_date": np.datetime64("2024-01-18"),
+                        "ordered_mwh": mwh, "paid_mwh": mwh})
     c = pd.DataFrame({"contract_id": ["C"], "utilisation_price": [Decimal("1")]})
-    return utilisation_lines(ins, c, PaymentRules(utilisation_tiers=FLAT))["quantity_mwh"].iloc[0]
+    return utilisation_lines(ins, c, PaymentRules(utilisation_tiers=FLAT))["quantity_mwh"].tolist()
 
 
-@pytest.mark.parametrize("tie", ["33.5540045", "33.5540075", "16.7772165", "1000.0000005",
-                                 "123456.7890125", "16.0000005", "0.0000005"])
-def test_half_watt_hour_ties_round_half_away_exactly_at_any_size(tie):
-    want = Decimal(tie).quantize(Decimal("0.000001"), ROUND_HALF_UP)
-    assert _paid(float(tie)) == want
+def _half_up(tie: str) -> Decimal:
+    return Decimal(tie).quantize(Decimal("0.000001"), ROUND_HALF_UP)
+
+
+def test_half_watt_hour_ties_round_half_away_exactly_at_any_size():
+    ties = ["33.5540045", "33.5540075", "16.7772165", "1000.0000005", "123456.7890125",
+            "16.0000005", "0.0000005"]
+    assert _paid(float(t) for t in ties) == [_half_up(t) for t in ties]
 
 
 def test_ties_across_magnitudes_match_decimal():
     rng = np.random.default_rng(12)
-    for lo in (16e6, 33e6, 1e9):
-        k = rng.integers(int(lo), int(lo * 2), 300)
-        for kk in k:
-            tie = f"{kk // 10**6}.{kk % 10**6:06d}5"
-            assert _paid(float(tie)) == Decimal(tie).quantize(Decimal("0.000001"), ROUND_HALF_UP)
+    ties = [f"{k // 10**6}.{k % 10**6:06d}5"
+            for lo in (16e6, 33e6, 1e9) for k in rng.integers(int(lo), int(lo * 2), 300)]
+    assert _paid(float(t) for t in ties) == [_half_up(t) for t in ties]
