@@ -304,6 +304,16 @@ def numpy_floor(raw: dict, like_days: int = 10, lookback_days: int = 60) -> np.n
 
 
 # ------------------------------------------------------------------ runs
+def _measure(peak: Peak, base: int, fn):
+    """(result, CPU s, wall s, peak bytes above ``base``) of ``fn()``."""
+    peak.rss()
+    peak.reset()
+    c, w = time.process_time(), time.perf_counter()
+    out = fn()
+    c, w = time.process_time() - c, time.perf_counter() - w
+    return out, c, w, peak.read() - base
+
+
 def run_shard(k, a, peak: Peak, floor: bool = True, repeat: int = 1) -> tuple[dict, object]:
     """Generate shard ``k``, then settle it (and run the floor) ``repeat`` times,
     alternating, keeping the best CPU and wall seconds of each and the peak memory."""
@@ -321,30 +331,21 @@ def run_shard(k, a, peak: Peak, floor: bool = True, repeat: int = 1) -> tuple[di
     res = None
     for _ in range(repeat):
         res = None
-        peak.rss()
-        peak.reset()
-        c, w = time.process_time(), time.perf_counter()
-        res = settle_shard(inputs)
-        c, w = time.process_time() - c, time.perf_counter() - w
-        row["peak_b"] = max(row["peak_b"], peak.read() - base)
+        res, c, w, pk = _measure(peak, base, lambda: settle_shard(inputs))
+        row["peak_b"] = max(row["peak_b"], pk)
         if c < row["engine_cpu"]:
             row["engine_cpu"], row["timings"] = c, dict(res.timings)
         row["engine_wall"] = min(row["engine_wall"], w)
         if floor:
-            peak.rss()
-            peak.reset()
-            c, w = time.process_time(), time.perf_counter()
-            paid = numpy_floor(raw)
-            c, w = time.process_time() - c, time.perf_counter() - w
-            row["floor_peak_b"] = max(row["floor_peak_b"], peak.read() - base)
+            paid, c, w, pk = _measure(peak, base, lambda: numpy_floor(raw))
+            row["floor_peak_b"] = max(row["floor_peak_b"], pk)
             row["floor_cpu"] = min(row["floor_cpu"], c)
             row["floor_wall"] = min(row["floor_wall"], w)
     if floor:
         eng = res.instructions.set_index("instruction_id")["paid_mwh"].reindex(
             inputs.instructions["instruction_id"]).to_numpy()
         row["floor_max_diff_mwh"] = float(np.abs(eng - paid).max())
-    del inputs, raw
-    return row, res
+    return row, res  # the shard's inputs are freed on return
 
 
 VERIFY_STAGES = ("validate", "grid", "baselines", "verify")

@@ -62,15 +62,22 @@ class Fields:
             return _Default(default)
         return self.data[name]
 
+    def _given(self, name, default) -> tuple[bool, object]:
+        """(done, value): done when the field is absent (value: the default) or invalid."""
+        v = self.raw(name, default)
+        if isinstance(v, _Default):
+            return True, v.value
+        return v is None, v
+
     def value(self, name: str, default=...):
         """The raw value (a nested object or list), or ``default`` when absent."""
         v = self.raw(name, default)
         return v.value if isinstance(v, _Default) else v
 
     def integer(self, name, default=..., lo=None, hi=None) -> int | None:
-        v = self.raw(name, default)
-        if v is None or isinstance(v, _Default):
-            return None if v is None else v.value
+        done, v = self._given(name, default)
+        if done:
+            return v
         if isinstance(v, bool) or not isinstance(v, int):
             self.error(name, f"must be an integer, not {v!r}")
             return None
@@ -98,46 +105,38 @@ class Fields:
         return d
 
     def choice(self, name, options, default=...) -> str | None:
-        v = self.raw(name, default)
-        if v is None or isinstance(v, _Default):
-            return None if v is None else v.value
+        done, v = self._given(name, default)
+        if done:
+            return v
         if v not in options:
             self.error(name, f"must be one of {', '.join(map(str, options))}, not {v!r}")
             return None
         return v
 
     def string(self, name, default=...) -> str | None:
-        v = self.raw(name, default)
-        if v is None or isinstance(v, _Default):
-            return None if v is None else v.value
+        done, v = self._given(name, default)
+        if done:
+            return v
         if not isinstance(v, str) or not v:
             self.error(name, f"must be a non-empty string, not {v!r}")
             return None
         return v
 
-    def clock_time(self, name, default=...) -> time | None:
-        v = self.raw(name, default)
-        if v is None or isinstance(v, _Default):
-            return None if v is None else v.value
-        if isinstance(v, time):
+    def _parsed(self, name, default, kind, parse, what):
+        done, v = self._given(name, default)
+        if done or isinstance(v, kind):
             return v
         try:
-            return time.fromisoformat(v)
+            return parse(v)
         except (TypeError, ValueError):
-            self.error(name, f"must be a local time HH:MM, not {v!r}")
+            self.error(name, f"must be {what}, not {v!r}")
             return None
 
+    def clock_time(self, name, default=...) -> time | None:
+        return self._parsed(name, default, time, time.fromisoformat, "a local time HH:MM")
+
     def day(self, name, default=...) -> date | None:
-        v = self.raw(name, default)
-        if v is None or isinstance(v, _Default):
-            return None if v is None else v.value
-        if isinstance(v, date):
-            return v
-        try:
-            return date.fromisoformat(v)
-        except (TypeError, ValueError):
-            self.error(name, f"must be a date YYYY-MM-DD, not {v!r}")
-            return None
+        return self._parsed(name, default, date, date.fromisoformat, "a date YYYY-MM-DD")
 
     def unknown(self, allowed=None) -> None:
         """Report fields nobody read (typos must not pass as defaults)."""
