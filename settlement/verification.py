@@ -164,7 +164,7 @@ def verify(grid: MeterGrid, instructions: pd.DataFrame,
     (mpan, settlement_date) row of ``past_events`` (events settled earlier, still in the
     history; rows for meters or days outside the grid are irrelevant and ignored).
     Raises :class:`InstructionError` listing every bad, repeated or contradictory
-    instruction.  If ``timings`` is given, seconds spent computing baselines are added
+    instruction.  If ``timings`` is given, CPU seconds spent computing baselines are added
     under ``"baselines"``.
     """
     missing = [c for c in INSTRUCTION_COLUMNS if c not in instructions.columns]
