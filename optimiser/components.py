@@ -20,7 +20,7 @@ import numpy as np
 
 from .clearing import clear
 from .problem import prepare
-from .result import ClearingOptions, ClearingResult, Stage
+from .result import STATUSES, ClearingOptions, ClearingResult, Stage
 from .snapshot import Snapshot
 
 
@@ -124,10 +124,7 @@ def merge_results(results: list[ClearingResult]) -> ClearingResult:
     if not results:
         return ClearingResult(status="optimal", objective=0.0, mip_gap=0.0)
     statuses = [r.status for r in results]
-    for s in ("error", "infeasible", "feasible", "optimal"):
-        if s in statuses:
-            status = s
-            break
+    status = next(s for s in reversed(STATUSES) if s in statuses)  # the worst
     msgs = [r.message for r in results if r.message]
     if status in ("error", "infeasible"):
         return ClearingResult(status=status, message="; ".join(msgs) or status,

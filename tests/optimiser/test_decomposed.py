@@ -117,6 +117,24 @@ def _held_gb_market(seed: int):
     return mm, dec, x
 
 
+def test_row_view_lookups_follow_added_rows():
+    """The row view's cached lookups (entries per row, row per entry, rows per column) must
+    see a hold added after they were built."""
+    mm, dec, _ = _held_gb_market(4)
+    rows = np.arange(dec.nrows)
+    ent, pos = dec.entries(rows)
+    assert np.array_equal(dec.row_of_entries()[ent], rows[pos])
+    col = int(dec.index[dec.start[0]])
+    before = dec.rows_of_cols(np.array([col]))
+    dec.add_row(np.array([col]), np.array([1.0]), 5.0)
+    assert len(dec.row_of_entries()) == len(dec.index)
+    after = dec.rows_of_cols(np.array([col]))
+    assert after.tolist() == [*before.tolist(), dec.nrows - 1]
+    x = np.zeros(mm.ncols)
+    assert dec.activity(x)[-1] == 0.0 and dec.clip_prices(np.array([dec.nrows - 1]),
+                                                          np.array([3.0])).tolist() == [0.0]
+
+
 def test_descent_keeps_feasibility_and_only_lowers_cost():
     """Each block is re-solved against the rest as it stands: every accepted move keeps the
     whole solution feasible (GB-wide coverage and holds included) and lowers the objective."""
