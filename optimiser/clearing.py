@@ -105,8 +105,8 @@ def _finish(prob: Problem, mm: MatrixModel, run: SolveRun, floor: np.ndarray | N
     if run.limited and floor is not None:
         # not proven: never publish less than the merit-order start
         lexicographic = prob.snapshot.rules.primacy == "lexicographic"
-        if (np.array_equal(x, floor) or improves_on(summarise(prob, mm, x), summarise(prob, mm, floor),
-                                      lexicographic)):
+        if np.array_equal(x, floor) or improves_on(summarise(prob, mm, x),
+                                                   summarise(prob, mm, floor), lexicographic):
             within = holds_ok(run.holds, floor)
             x, gap = floor, run.gap_of(floor, within)
             shown = "unknown" if gap is None else f"{gap:.2e}"

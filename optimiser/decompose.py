@@ -27,8 +27,8 @@ One stage (a lexicographic level or the cost objective), under the rows held so 
    that combines the rounds; then a RINS sub-MIP, the descent (descent.py) and a closing
    branch-and-bound with the time left.
 
-Pure numpy + highspy over a `MatrixModel`; holds are kept here as extra rows so the
-components always see the model the stage is solved under.
+Pure numpy + highspy over a `MatrixModel`, read through its `rows.RowView`; holds are kept
+there as extra rows so the components always see the model the stage is solved under.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ class Decomposer(RowView):
         self._lp: highspy.Highs | None = None  # the LP relaxation, kept warm across stages
         self.lp_s = 0.0
 
-    # -- the model: rows and bounds change in the LP too --------------------------------------
+    # -- the model: rows and bounds change in the LP too ----------------------------------
     def add_row(self, cols: np.ndarray, vals: np.ndarray, hi: float) -> None:
         super().add_row(cols, vals, hi)
         if self._lp is not None:

@@ -91,7 +91,7 @@ def prepare(snap: Snapshot) -> Problem:
         products.setdefault(p, len(products))
         products.setdefault(q, len(products))
 
-    asset_cap = np.array([[capability(a.up_mw, a.down_mw, UP), capability(a.up_mw, a.down_mw, DOWN)]
+    asset_cap = np.array([[capability(a.up_mw, a.down_mw, d) for d in (UP, DOWN)]
                           for a in snap.assets], dtype=float).reshape(A, 2)
     asset_rel = np.array([a.reliability for a in snap.assets], dtype=float)
     asset_ef = np.array([a.emission_t_per_mwh for a in snap.assets], dtype=float)
@@ -173,8 +173,9 @@ def prepare(snap: Snapshot) -> Problem:
 
     return Problem(
         snapshot=snap, T=T, dh=dh, bid_need=bid_need, bid_asset=bid_asset, bid_dir=bid_dir,
-        bid_product=bid_product, bid_cost=bid_cost, bid_terms=bid_terms, bid_aon=bid_aon, bid_group=bid_group,
-        bid_mw=bid_mw, ineligible=ineligible, need_mw=need_mw, need_priority=need_priority,
+        bid_product=bid_product, bid_cost=bid_cost, bid_terms=bid_terms, bid_aon=bid_aon,
+        bid_group=bid_group, bid_mw=bid_mw, ineligible=ineligible, need_mw=need_mw,
+        need_priority=need_priority,
         asset_cap=asset_cap, asset_rel=asset_rel, x_bid=xb, x_t=xt, x_ub=x_ub, x_min=x_min,
         u_need=un, u_t=ut, u_mw=need_mw[un, ut], x_cov=x_cov,
         products=list(products), groups=list(groups),

@@ -68,7 +68,7 @@ def clear_siloed(snapshot: Snapshot, prob: Problem | None = None) -> SiloedResul
     incompatible = np.zeros((P, P), dtype=bool)
     for p, q in snap.rules.incompatible_products:
         incompatible[pidx[p], pidx[q]] = incompatible[pidx[q], pidx[p]] = True
-    stacks = incompatible.any(axis=1).tolist()  # products incompatible with some other
+    stacks = incompatible.any(axis=1).tolist()  # products with an incompatible one
 
     usable = np.unique(prob.x_bid) if nx else np.zeros(0, dtype=np.int64)
     mo_of_need = [n.mo for n in snap.needs]
