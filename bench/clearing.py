@@ -6,8 +6,7 @@
 Each size is generated (seeded) into a JSON snapshot, then cleared in a fresh subprocess
 (load + clear + siloed comparator) so that peak memory (ru_maxrss) is that size's own. The
 component-parallel row clears the same market with `clear_components(processes=2)`, plus a
-DSO-only market (no GB-wide needs) where independent parts actually exist. The markets are
-`optimiser.generate.generate` (the same generator the tests use).
+DSO-only market (no GB-wide needs) where independent parts actually exist.
 """
 
 from __future__ import annotations
@@ -70,6 +69,7 @@ def _child(path: str, mode: str, time_limit: float, gap: float, method: str = "a
 
 
 def main(argv: list[str] | None = None) -> int:
+    # the markets: optimiser.generate, the same seeded generator the tests use
     from optimiser.generate import PROFILES, generate
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)

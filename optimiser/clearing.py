@@ -102,13 +102,14 @@ def _finish(prob: Problem, mm: MatrixModel, run: SolveRun, floor: np.ndarray | N
     t_solved = time.perf_counter()
     x, gap, messages = run.x, run.mip_gap(), list(run.messages)
     price = bool(mm.nrows)
+    summary = None
     if run.limited and floor is not None:
         # not proven: never publish less than the merit-order start
         lexicographic = prob.snapshot.rules.primacy == "lexicographic"
-        if np.array_equal(x, floor) or improves_on(summarise(prob, mm, x),
-                                                   summarise(prob, mm, floor), lexicographic):
+        summary, start = summarise(prob, mm, x), summarise(prob, mm, floor)
+        if np.array_equal(x, floor) or improves_on(summary, start, lexicographic):
             within = holds_ok(run.holds, floor)
-            x, gap = floor, run.gap_of(floor, within)
+            x, gap, summary = floor, run.gap_of(floor, within), start
             shown = "unknown" if gap is None else f"{gap:.2e}"
             messages.append("the solver found nothing better than the merit-order start in "
                             f"its time limit: the result is that start (gap {shown})")
@@ -125,7 +126,7 @@ def _finish(prob: Problem, mm: MatrixModel, run: SolveRun, floor: np.ndarray | N
         except Exception as e:
             messages.append(f"marginal-cost LP failed: {e}")
     t_duals = time.perf_counter()
-    res = extract(prob, mm, x, duals, proven=not run.limited)
+    res = extract(prob, mm, x, duals, proven=not run.limited, summary=summary)
     res.status = "feasible" if run.limited else "optimal"
     res.mip_gap = gap
     res.message = "; ".join(messages) or None

@@ -52,6 +52,7 @@ from .tolerances import MIP_ABS_GAP, NUM_EPS, PRIMAL_FEAS_TOL
 BATCH_COLS = 300        # components below this many columns are solved together in batches
 COMPONENT_GAP = 1e-4    # per-component relative gap: its bound loss is summed over components
 PERTURB_SHARE = 1e-4    # tie-break perturbation: at most this share of the LP objective
+PERTURB_MIN_OBJ = 1e-3  # ... of at least this objective (an LP at 0 still breaks its ties)
 # least time left for the closing branch-and-bound to be worth it: its presolve and a root
 # cut round cannot be interrupted (~1 s and up to ~5 s per 100,000 columns)
 POLISH_MIN_S = 1.0
@@ -476,7 +477,7 @@ class Decomposer(RowView):
         span = float(self.ub[up].sum()) + float(self.ub[cont & on].sum())
         if span <= 0:
             return pert, 0.0
-        eps = PERTURB_SHARE * max(abs(lp_val), 1e-3) / span
+        eps = PERTURB_SHARE * max(abs(lp_val), PERTURB_MIN_OBJ) / span
         pert[cont & on] = -eps
         pert[up] = eps
         loss = float(np.maximum(pert * self.ub, pert * self.lb).sum())

@@ -69,13 +69,13 @@ def summarise(prob: Problem, mm: MatrixModel, x: np.ndarray | None) -> Summary:
 
 
 def extract(prob: Problem, mm: MatrixModel, x: np.ndarray | None, duals: np.ndarray | None,
-            proven: bool = True) -> ClearingResult:
+            proven: bool = True, summary: Summary | None = None) -> ClearingResult:
     """The result of solution `x`; `duals` (row duals of the pricing LP, or None) give the
     marginal costs. `proven`: whether `x` is proven optimal, which decides how far the
-    reasons may read the marginal costs (`rejections.py`). Status, gap and message are the
-    caller's to set."""
+    reasons may read the marginal costs (`rejections.py`). `summary`: `summarise(prob, mm,
+    x)` if the caller has it. Status, gap and message are the caller's to set."""
     snap = prob.snapshot
-    s = summarise(prob, mm, x)
+    s = summarise(prob, mm, x) if summary is None else summary
     xval, on, unmet = s.xval, s.on, s.unmet
     xb, xt = prob.x_bid, prob.x_t
 

@@ -85,7 +85,7 @@ def competition_reasons(prob: Problem, xval: np.ndarray, marginal: np.ndarray | 
         g = prob.bid_group[b]
         if g >= 0:
             group_winner[int(g)] = b
-    covered_cheaper = _covered_cheaper(prob, on, unmet)
+    covered_cheaper = None if proven else _covered_cheaper(prob, on, unmet)
 
     order = np.argsort(prob.x_bid, kind="stable")
     starts = np.searchsorted(prob.x_bid[order], losers)
@@ -124,7 +124,7 @@ def competition_reasons(prob: Problem, xval: np.ndarray, marginal: np.ndarray | 
         if higher:
             reasons.append(PRIMACY)
         if not reasons:
-            reasons.append(_unconflicted(prob, b, cols, marginal, proven, covered_cheaper))
+            reasons.append(_unconflicted(prob, b, cols, marginal, covered_cheaper))
         out[b] = reasons
     return out
 
@@ -142,9 +142,10 @@ def _covered_cheaper(prob: Problem, on: np.ndarray, unmet: np.ndarray) -> np.nda
 
 
 def _unconflicted(prob: Problem, b: int, cols: np.ndarray, marginal: np.ndarray | None,
-                  proven: bool, covered_cheaper: np.ndarray) -> str:
-    """The one reason of a loser with no conflict (module docstring)."""
-    if not proven:
+                  covered_cheaper: np.ndarray | None) -> str:
+    """The one reason of a loser with no conflict (module docstring); `covered_cheaper` is
+    None when the clearing is proven optimal."""
+    if covered_cheaper is not None:
         return OUTCOMPETED if covered_cheaper[cols].all() else NOT_SELECTED_UNPROVEN
     if marginal is not None and np.all(prob.bid_cost[b] > marginal[prob.x_cov[cols]] + PRICE_EPS):
         return OUTCOMPETED

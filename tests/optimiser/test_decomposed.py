@@ -157,7 +157,9 @@ def test_decomposed_time_limit_is_a_budget():
     res = clear(load_snapshot(doc), ClearingOptions(time_limit=3, method="decomposed"))
     took = time.perf_counter() - t
     d = res.to_dict()
-    assert took < 4.5, took
+    # the extraction after the budget now has the merit-order start's awards to write even
+    # when no stage finishes; 2 s of slack as for the monolithic budget (a shared machine)
+    assert took < 3 + 2.0, took
     assert d["status"] in ("optimal", "feasible")
     assert check(doc, d) == []
 
