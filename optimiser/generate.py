@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .eligibility import GB
+
 # technology: share, up MW range, down MW range, emission t/MWh, reliability, avail price range
 TECH = {
     "battery": (0.25, (0.5, 5.0), (0.5, 5.0), 0.0, 0.97, (4.0, 18.0)),
@@ -84,7 +86,7 @@ def generate(n_assets: int, seed: int = 1, T: int = 48, eso: bool = True,
             direction = "up" if rng.random() < 0.7 else "down"
             start = int(rng.integers(0, T - 16))
             length = int(rng.integers(8, 24))
-            z, mo, prio, product = "GB", "NESO", 2, ESO_PRODUCTS[j % 2]
+            z, mo, prio, product = GB, "NESO", 2, ESO_PRODUCTS[j % 2]
             total = up_cap.sum() if direction == "up" else dn_cap.sum()
             level = total * float(rng.uniform(0.6, 1.2)) / n_eso * 0.5
         else:
@@ -118,7 +120,7 @@ def generate(n_assets: int, seed: int = 1, T: int = 48, eso: bool = True,
     by_zone: dict[tuple[str, str], list[int]] = {}
     eso_needs: dict[str, list[int]] = {"up": [], "down": []}
     for j, n in enumerate(needs):
-        if n["zone"] == "GB":
+        if n["zone"] == GB:
             eso_needs[n["direction"]].append(j)
         else:
             by_zone.setdefault((n["zone"], n["direction"]), []).append(j)
