@@ -7,8 +7,10 @@
    `monolithic.py` (one HiGHS branch-and-bound per stage, from the merit-order start) or
    `lexicographic.py` (the price decomposition, for large markets).
 4. The tail, the same for both: if the run is not proven and the merit-order start is better
-   (or is what the run carried), the result is that start, with the gap known for it; then
-   the pricing LP, the extraction (`extract.py`), status, gap, message, timing and stats.
+   (or is what the run carried), the result is that start; under lexicographic primacy, if
+   the run's solution with the start's awards put back below the levels it proved is better,
+   that is the result; either with the gap known for it. Then the pricing LP, the extraction
+   (`extract.py`), status, gap, message, timing and stats.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import time
 
 import numpy as np
 
-from .extract import extract, summarise
+from .extract import Summary, extract, summarise
 from .holds import holds_ok
 from .lexicographic import solve_decomposed
 from .model import MatrixModel, build_matrix
@@ -27,7 +29,7 @@ from .result import ClearingOptions, ClearingResult
 from .run import SolveFailed, SolveRun
 from .snapshot import Snapshot, load_snapshot
 from .solver import BACKENDS, make_backend
-from .start import improves_on, merit_order_start
+from .start import improves_on, merit_order_start, restore_lower
 
 METHODS = ("auto", "monolithic", "decomposed")
 # `auto`: decomposed from this many model columns; below, one branch-and-bound is as quick
@@ -107,18 +109,13 @@ def _finish(prob: Problem, mm: MatrixModel, run: SolveRun, floor: np.ndarray | N
     summary = None
     if run.limited and floor is not None:
         # not proven: never publish less than the merit-order start
-        lexicographic = prob.snapshot.rules.primacy == "lexicographic"
-        summary, start = summarise(prob, mm, x), summarise(prob, mm, floor)
-        if np.array_equal(x, floor) or improves_on(summary, start, lexicographic):
-            within = holds_ok(run.holds, floor)
-            x, gap, summary = floor, run.gap_of(floor, within), start
-            shown = "unknown" if gap is None else f"{gap:.2e}"
-            messages.append("the solver found nothing better than the merit-order start in "
-                            f"its time limit: the result is that start (gap {shown})")
-            if not within:
+        x, gap, summary, note = _floor(prob, mm, run, floor)
+        if note:
+            messages.append(note)
+            if not holds_ok(run.holds, x):
                 price = False
-                messages.append("marginal costs not computed: the merit-order start is "
-                                "outside the holds of the stages solved")
+                messages.append("marginal costs not computed: the result is outside the holds "
+                                "of the stages solved")
     duals = None
     if price:
         try:
@@ -134,10 +131,42 @@ def _finish(prob: Problem, mm: MatrixModel, run: SolveRun, floor: np.ndarray | N
     res.message = "; ".join(messages) or None
     t_end = time.perf_counter()
     stats.update(solve_only_s=t_solved - run.t_built, duals_s=t_duals - t_solved,
-                 extract_s=t_end - t_duals, floor=x is floor, **run.stats)
+                 extract_s=t_end - t_duals, from_start=x is not run.x, **run.stats)
     res.stats = stats
     res.timing = {"build_s": round(run.t_built - t0, 4), "solve_s": round(t_end - run.t_built, 4)}
     return res
+
+
+def _floor(prob: Problem, mm: MatrixModel, run: SolveRun, floor: np.ndarray
+           ) -> tuple[np.ndarray, float | None, Summary, str | None]:
+    """The best of an unproven run's solution and what the merit-order start offers, by the
+    spec's ranking (`start.improves_on`): the start itself, and under lexicographic primacy
+    the run's solution with the start's awards to the levels below those proven put back
+    where they fit (`start.restore_lower`). (x, gap, summary of x, message or None)."""
+    x, summary = run.x, summarise(prob, mm, run.x)
+    lexicographic = prob.snapshot.rules.primacy == "lexicographic"
+    start = summarise(prob, mm, floor)
+    note = None
+    if np.array_equal(x, floor) or improves_on(summary, start, lexicographic):
+        x, summary = floor, start
+        note = ("the solver found nothing better than the merit-order start in its time "
+                "limit: the result is that start")
+    proven = run.proven_priority()
+    if note is None and lexicographic and proven and prob.nx:
+        xprio = prob.need_priority[prob.bid_need[prob.x_bid]]
+        low = mm.blocks["x"].start + np.flatnonzero(xprio > proven)
+        merged = restore_lower(prob, mm, x, floor, low) if len(low) else None
+        if merged is not None:
+            both = summarise(prob, mm, merged)
+            if improves_on(summary, both, lexicographic):
+                x, summary = merged, both
+                note = (f"the solver proved priority {proven} and above only: the result "
+                        "keeps its awards there and takes the merit-order start's below, "
+                        "where they fit")
+    if note is None:
+        return run.x, run.mip_gap(), summary, None
+    gap = run.gap_of(x, holds_ok(run.holds, x))
+    return x, gap, summary, note + f" (gap {'unknown' if gap is None else f'{gap:.2e}'})"
 
 
 def _failed(f: SolveFailed, build_s: float, solve_s: float, stats: dict) -> ClearingResult:

@@ -101,7 +101,7 @@ def _stages(run: SolveRun, dec: Decomposer, zero_holds: list[Hold], prob: Proble
         if float(cost[cols] @ run.x[cols]) <= STAGE_ABS_TOL:
             part = None
             run.stats["stages"].append({"stage": name, "skipped": True})
-            run.stages.append(StageResult(name, cost, 0.0, 0.0, True))
+            run.stages.append(StageResult(name, cost, 0.0, 0.0, True, pr))
         else:
             low = x0c + np.flatnonzero(xprio > pr)
             dec.set_bounds(low, np.zeros(len(low)), np.zeros(len(low)))
@@ -127,7 +127,7 @@ def _stages(run: SolveRun, dec: Decomposer, zero_holds: list[Hold], prob: Proble
                                       descent_cost=weighted_cost(mm, levels[k:]),
                                       lp_presolve=True)
                 part = label(dec, np.zeros(0, np.int64), dec.moving())
-            _record(run, name, cost, out, gap, time.perf_counter() - t, exact=exact)
+            _record(run, name, cost, out, gap, time.perf_counter() - t, pr, exact=exact)
         if part is not None:
             part = part[u]
         _hold(run, dec, zero_holds, hold_rows(mm, part, cost, run.x, HOLD_COLUMN_TOL), cost)
@@ -139,11 +139,11 @@ def _stages(run: SolveRun, dec: Decomposer, zero_holds: list[Hold], prob: Proble
     t = time.perf_counter()
     out = dec.solve_stage(mm.col_cost, gap, deadline, [run.x])
     run.finished = True
-    _record(run, "cost", mm.col_cost, out, gap, time.perf_counter() - t)
+    _record(run, "cost", mm.col_cost, out, gap, time.perf_counter() - t, None)
 
 
 def _record(run: SolveRun, name: str, cost: np.ndarray, out: StageOutcome, gap: float,
-            dt: float, **extra) -> None:
+            dt: float, priority: int | None, **extra) -> None:
     run.x = out.x
     run.stats["stage_s"].append(round(dt, 3))
     run.stats["stages"].append({"stage": name, "value": out.value, "bound": out.bound,
@@ -151,7 +151,7 @@ def _record(run: SolveRun, name: str, cost: np.ndarray, out: StageOutcome, gap: 
                                 "components": out.components, "moves": out.moves,
                                 "s": round(dt, 3), **extra})
     proven = not (out.limited or out.gap is None or out.gap > gap)
-    run.stages.append(StageResult(name, cost, out.bound, out.gap, proven))
+    run.stages.append(StageResult(name, cost, out.bound, out.gap, proven, priority))
     if not proven:
         run.limited = True
         shown = "-" if out.gap is None else f"{out.gap:.2e}"

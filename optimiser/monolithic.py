@@ -13,13 +13,13 @@ import time
 
 import numpy as np
 
-from .extract import clean
 from .holds import Hold, hold_rows, holds_ok, stage_parts, weighted_cost
-from .model import MatrixModel, complete, empty_clearing, violated_rows
+from .model import MatrixModel, empty_clearing
 from .problem import Problem
 from .result import ClearingOptions
 from .run import SolveFailed, SolveRun, StageResult, relative_gap
-from .tolerances import MIP_ABS_GAP, MIP_FEAS_TOL, STAGE_ABS_TOL
+from .start import restore_lower
+from .tolerances import MIP_ABS_GAP, STAGE_ABS_TOL
 
 PROXY_GAP_FACTOR = 0.1  # the priority-weighted start is solved to a tenth of mip_rel_gap...
 PROXY_SHARE = 0.4       # ... and may use this share of the solve time
@@ -93,9 +93,9 @@ class StageEngine:
         out = self.be.solve(until, gap)
         return out, round(time.perf_counter() - t, 3)
 
-    def _record(self, name: str, cost: np.ndarray, bound: float | None, proven: bool) -> None:
-        self.results.append(StageResult(name, cost, bound,
-                                        relative_gap(float(cost @ self.x), bound), proven))
+    def _record(self, pr: int, cost: np.ndarray, bound: float | None, proven: bool) -> None:
+        self.results.append(StageResult(f"priority {pr}", cost, bound,
+                                        relative_gap(float(cost @ self.x), bound), proven, pr))
 
     def lexicographic(self) -> None:
         mm = self.mm
@@ -110,7 +110,7 @@ class StageEngine:
             nxt = todo[k + 1][1] if k + 1 < len(todo) else mm.col_cost
             if float(cost[cols] @ self.x[cols]) <= STAGE_ABS_TOL:
                 # nothing of this priority left unmet: optimal without a solve
-                self._record(name, cost, 0.0, True)
+                self._record(pr, cost, 0.0, True)
                 self._hold(pr, cost)
                 self.skipped.append(pr)
                 continue
@@ -137,7 +137,7 @@ class StageEngine:
             if out.status == "error":  # stopped before any solution: keep the carried one
                 self.limited = True
                 self.messages.append(f"{name} stage: {out.message}")
-                self._record(name, cost, None, False)
+                self._record(pr, cost, None, False)
                 self._hold(pr, cost)
                 return
             if out.status == "feasible":
@@ -150,7 +150,7 @@ class StageEngine:
                 best = min(cands, key=lambda c: float(self.wcost @ c))
                 if float(self.wcost @ best) <= float(self.wcost @ self.x):
                     self.x = best
-                self._record(name, cost, out.bound, False)
+                self._record(pr, cost, out.bound, False)
             else:
                 start = self.x
                 self.x = self._pick(cost, out, nxt)
@@ -158,7 +158,7 @@ class StageEngine:
                     rep = self._restore_lower(self.x, start, pr)
                     if float(nxt @ rep) <= float(nxt @ self.x):
                         self.x = rep
-                self._record(name, cost, out.bound, True)
+                self._record(pr, cost, out.bound, True)
                 if self.x is not start and k + 1 < len(todo):
                     # the weighted solution was beaten beyond the gap on this level: HiGHS's
                     # incumbent of an unmet-only objective is poor for the later levels, so
@@ -170,38 +170,14 @@ class StageEngine:
 
     def _restore_lower(self, x: np.ndarray, start: np.ndarray, pr: int) -> np.ndarray:
         """`x` (a stage's incumbent, lower-level awards withdrawn) with the start's awards to
-        lower levels put back, minus those that clash (capacity, direction, stacking, groups)
-        with x's awards: the same value on this and higher levels, usually far better on the
-        lower ones. `x` itself if that does not give a solution feasible for every hold."""
-        prob, low = self.prob, self.lower.get(pr)
+        lower levels put back where they fit (`start.restore_lower`): the same value on this
+        and higher levels, usually far better on the lower ones. `x` itself if that does not
+        give a solution feasible for every row and hold."""
+        low = self.lower.get(pr)
         if low is None or not len(low):
             return x
-        xb = self.mm.blocks["x"]
-        aw = x[xb].copy()
-        aw[low - xb.start] = np.clip(start[low], 0.0, None)
-        is_low = np.zeros(prob.nx, dtype=bool)
-        is_low[low - xb.start] = True
-        for _ in range(5):
-            aw = clean(aw, prob)  # solver noise: snap to 0 / bounds / min MW
-            v = complete(prob, self.mm, aw)
-            bad = violated_rows(self.mm, v, MIP_FEAS_TOL)
-            if not len(bad):
-                return v if holds_ok(self.holds, v) else x
-            cols = self.mm.index[np.concatenate([np.arange(self.mm.start[r],
-                                                           self.mm.start[r + 1]) for r in bad])]
-            inx = (cols >= xb.start) & (cols < xb.stop)
-            ix = cols[inx] - xb.start
-            binc = cols[~inx]  # binaries in the row: the awards they drive
-            link = self.mm.x_link
-            via = np.zeros(prob.nx, dtype=bool)
-            for k in ("y", "z", "s", "w"):
-                via |= np.isin(link[k], binc)
-            ix = np.concatenate([ix, np.flatnonzero(via)])
-            ix = ix[is_low[ix]]
-            if not len(ix):
-                return x
-            aw[np.isin(prob.x_bid, prob.x_bid[ix]) & is_low] = 0.0
-        return x
+        v = restore_lower(self.prob, self.mm, x, start, low)
+        return v if v is not None and holds_ok(self.holds, v) else x
 
     def _weighted_start(self, todo: list[tuple[int, np.ndarray]]) -> None:
         """A priority-weighted solve of the levels in `todo` and the cost, subject to the holds

@@ -33,6 +33,7 @@ class StageResult:
     bound: float | None         # proven lower bound under the holds before it (None: unknown)
     gap: float | None           # of the solution carried out of it against `bound`
     proven: bool                # within the caller's mip_rel_gap (or nothing to solve)
+    priority: int | None = None  # the level's priority; None for the cost stage
 
 
 @dataclass
@@ -64,6 +65,16 @@ class SolveRun:
         if any(g is None for g in gaps) or not gaps:
             return None
         return max(gaps)
+
+    def proven_priority(self) -> int:
+        """The last priority level proven before the first stage that was not (0 if none):
+        the levels whose solution the stages proved, from the top."""
+        last = 0
+        for s in self.stages:
+            if not s.proven or s.priority is None:
+                break
+            last = s.priority
+        return last
 
     def gap_of(self, x: np.ndarray, within_holds: bool) -> float | None:
         """The gap of another solution `x` against the stages' proven bounds.

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .extract import Summary
+from .extract import Summary, clean
 from .model import MatrixModel, complete, feasible, violated_rows
 from .problem import Problem
 from .siloed import clear_siloed
 from .snapshot import Snapshot
-from .tolerances import MW_EPS, NUM_EPS, STAGE_REL_TOL
+from .tolerances import MIP_FEAS_TOL, MW_EPS, NUM_EPS, STAGE_REL_TOL
+
+RESTORE_ROUNDS = 5  # clashes withdrawn, then checked again, at most this many times
 
 
 def siloed_start(snap: Snapshot, prob: Problem, mm: MatrixModel) -> np.ndarray:
@@ -64,6 +66,46 @@ def merit_order_start(snap: Snapshot, prob: Problem, mm: MatrixModel) -> np.ndar
     the empty clearing, `model.empty_clearing`, is the only start known)."""
     v = siloed_start(snap, prob, mm)
     return v if feasible(mm, v) else None
+
+
+def restore_lower(prob: Problem, mm: MatrixModel, x: np.ndarray, start: np.ndarray,
+                  low: np.ndarray) -> np.ndarray | None:
+    """`x` with `start`'s awards on the award columns `low` (the awards to lower-priority
+    needs) instead of its own, minus every bid of `low` that then clashes with the rest
+    (a row broken: capacity, direction, stacking, exclusive group), checked again up to
+    RESTORE_ROUNDS times. The awards outside `low` are `x`'s, so the unmet of the levels they
+    serve is unchanged. A full column vector feasible for every row of the model (to
+    MIP_FEAS_TOL), or None if the clashes could not be cleared.
+
+    Parameters:
+        x, start: full column vectors (solutions).
+        low: column indexes, all in the model's `x` block.
+    """
+    xb = mm.blocks["x"]
+    aw = x[xb].copy()
+    aw[low - xb.start] = np.clip(start[low], 0.0, None)
+    is_low = np.zeros(prob.nx, dtype=bool)
+    is_low[low - xb.start] = True
+    for _ in range(RESTORE_ROUNDS):
+        aw = clean(aw, prob)  # solver noise: snap to 0 / bounds / min MW
+        v = complete(prob, mm, aw)
+        bad = violated_rows(mm, v, MIP_FEAS_TOL)
+        if not len(bad):
+            return v
+        cols = mm.index[np.concatenate([np.arange(mm.start[r], mm.start[r + 1]) for r in bad])]
+        inx = (cols >= xb.start) & (cols < xb.stop)
+        ix = cols[inx] - xb.start
+        binc = cols[~inx]  # binaries in the row: the awards they drive
+        link = mm.x_link
+        via = np.zeros(prob.nx, dtype=bool)
+        for k in ("y", "z", "s", "w"):
+            via |= np.isin(link[k], binc)
+        ix = np.concatenate([ix, np.flatnonzero(via)])
+        ix = ix[is_low[ix]]
+        if not len(ix):
+            return None
+        aw[np.isin(prob.x_bid, prob.x_bid[ix]) & is_low] = 0.0
+    return None
 
 
 def improves_on(result: Summary, start: Summary, lexicographic: bool) -> bool:

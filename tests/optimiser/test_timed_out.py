@@ -120,3 +120,37 @@ def test_mip_gap_is_the_largest_unproven_gap_or_unknown():
     x = np.array([1.0, 1.0])                     # 2 on every stage objective here
     assert run(p1, cost).gap_of(x, within_holds=True) == pytest.approx(0.55)
     assert run(p1, cost).gap_of(x, within_holds=False) is None
+
+
+def test_proven_levels_keep_their_awards_and_take_the_start_below(monkeypatch):
+    """The decomposition proves the DSO level (exactly, zone by zone) and then stalls: no
+    stage after it finds anything (as when the time runs out). Its solution has every award
+    to the GB-wide level withdrawn (they cannot help the DSO level); the merit-order start is
+    worse on the DSO level. The result keeps the proven DSO awards and takes the start's
+    GB-wide awards where they fit: better than either."""
+    from optimiser import decompose
+
+    real = decompose.Decomposer.solve_stage
+    solved: list[int] = []
+
+    def stall_after_first(self, cost, gap, deadline, starts, **kw):
+        if not solved:
+            solved.append(1)
+            return real(self, cost, gap, deadline, starts, **kw)
+        best = min(starts, key=lambda s: float(cost @ s))
+        return decompose.StageOutcome(best, float(cost @ best), None, True, "stalled")
+
+    doc = generate(150, seed=5)
+    s = load_snapshot(doc)
+    full = clear(s, ClearingOptions(time_limit=60, method="decomposed")).to_dict()
+    monkeypatch.setattr(decompose.Decomposer, "solve_stage", stall_after_first)
+    d = clear(s, ClearingOptions(time_limit=60, method="decomposed")).to_dict()
+    assert check(doc, d) == []
+    assert d["status"] == "feasible" and "proved priority 1" in d["message"]
+    sil = clear_siloed(s).unmet_by_priority
+    assert d["stages"][0]["unmet_mwh"] == pytest.approx(full["stages"][0]["unmet_mwh"])
+    assert d["stages"][0]["unmet_mwh"] < sil[1]           # better than the start alone
+    gb_unmet = sum(n["mw"][t] * 0.5 for n in doc["needs"] if n["priority"] == 2
+                   for t in range(len(n["mw"])))
+    assert d["stages"][1]["unmet_mwh"] < gb_unmet         # better than the stalled run
+    assert _false_outcompeted(doc, d) == []
