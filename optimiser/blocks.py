@@ -3,27 +3,25 @@
 A `Decomposer` (decompose.py) leaves some rows out (the priced ones); what remains falls apart
 into components, found here by label propagation over rows and solved as small MIPs, tiny
 ones batched so that HiGHS's per-model overhead (~1 ms) does not dominate 100,000 of them.
+The model is read through its `rows.RowView`.
 """
 
 from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
 
 import highspy
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .decompose import Decomposer
+from .rows import RowView
+from .tolerances import NUM_EPS
 
-_EPS = 1e-9
 # HiGHS's primal heuristics cost a component more than they save: measured on the 10,000-asset
 # market, the components solve 3x faster without them (branching finds the incumbents)
 HEURISTICS_OFF = ("mip_heuristic_run_feasibility_jump", "mip_heuristic_run_rins",
                    "mip_heuristic_run_rens", "mip_heuristic_run_root_reduced_cost",
                    "mip_heuristic_run_zi_round", "mip_heuristic_run_shifting")
-
 
 
 def set_time_limit(h: highspy.Highs, deadline: float) -> None:
@@ -38,12 +36,11 @@ def quiet_highs(quiet: bool = True) -> highspy.Highs:
     return h
 
 
-
-def label(dec: Decomposer, drop: np.ndarray, moving: np.ndarray) -> np.ndarray:
+def label(dec: RowView, drop: np.ndarray, moving: np.ndarray) -> np.ndarray:
     """Component label (smallest member column) of every column, rows `drop` left out;
     columns that cannot move join nothing."""
     n = dec.mm.ncols
-    rows = dec._rows_of_entries()
+    rows = dec.row_of_entries()
     keep = np.ones(dec.nrows, dtype=bool)
     keep[drop] = False
     km = keep[rows] & moving[dec.index]
@@ -61,13 +58,18 @@ def label(dec: Decomposer, drop: np.ndarray, moving: np.ndarray) -> np.ndarray:
 
 
 class Blocks:
-    """The model minus some rows, split into independent blocks ready for HiGHS."""
+    """The model minus some rows, split into independent blocks ready for HiGHS.
 
-    def __init__(self, dec: Decomposer, link: np.ndarray):
+    Components under `batch_cols` columns are batched into one block; `solve` runs the blocks
+    in a pool of `workers` threads (highspy releases the GIL while it solves).
+    """
+
+    def __init__(self, dec: RowView, link: np.ndarray, batch_cols: int, workers: int = 1):
         self.dec = dec
+        self.workers = workers
         n = dec.mm.ncols
-        rows = dec._rows_of_entries()
-        moving = dec.ub - dec.lb > _EPS
+        rows = dec.row_of_entries()
+        moving = dec.moving()
         keep = np.ones(dec.nrows, dtype=bool)
         keep[link] = False
         km = keep[rows] & moving[dec.index]
@@ -85,11 +87,11 @@ class Blocks:
         has_row[rcomp[rcomp >= 0]] = True
         size = np.bincount(comp[comp >= 0], minlength=ncomp)
         cid = np.flatnonzero(has_row)
-        big = cid[size[cid] >= dec.batch_cols]
-        small = cid[size[cid] < dec.batch_cols]
+        big = cid[size[cid] >= batch_cols]
+        small = cid[size[cid] < batch_cols]
         batch = np.full(ncomp, -1)
         batch[big] = np.arange(len(big))
-        batch[small] = len(big) + np.cumsum(size[small]) // dec.batch_cols
+        batch[small] = len(big) + np.cumsum(size[small]) // batch_cols
         nb = int(batch.max()) + 1 if len(cid) else 0
         colb = np.where(comp >= 0, batch[np.maximum(comp, 0)], -2)
         colb[(comp >= 0) & ~has_row[np.maximum(comp, 0)]] = -1
@@ -141,7 +143,7 @@ class Blocks:
         for k, b in enumerate(self.blocks):
             block_of[b[0]] = k
         block_of[self.free] = len(self.blocks) + np.arange(len(self.free))
-        ent, row_of = dec._entries(link)
+        ent, row_of = dec.entries(link)
         cols = dec.index[ent]
         blk = block_of[cols]
         sel = blk >= 0
@@ -153,7 +155,7 @@ class Blocks:
                            minlength=len(uk))
         ub_, ur = uk // L, uk % L
         worse = np.zeros(nb, dtype=bool)
-        worse[ub_[diff < -1e-9]] = True
+        worse[ub_[diff < -NUM_EPS]] = True
         take_blk = ~worse
         if cost is not None:
             # spare supply per row: over the requirement (>= rows) or under the cap (<= rows)
@@ -169,14 +171,14 @@ class Blocks:
             saving = np.bincount(block_of[moved], weights=cost[moved] * (cur[moved] - new[moved]),
                                  minlength=nb)
             loss = np.bincount(ub_, weights=np.maximum(-d, 0.0), minlength=nb)
-            cand = np.flatnonzero(worse & (saving > 1e-9))
-            cand = cand[np.argsort(-saving[cand] / np.maximum(loss[cand], 1e-9))]
+            cand = np.flatnonzero(worse & (saving > NUM_EPS))
+            cand = cand[np.argsort(-saving[cand] / np.maximum(loss[cand], NUM_EPS))]
             o = np.argsort(ub_, kind="stable")
             starts = np.searchsorted(ub_[o], np.arange(nb + 1))
             for k in cand:
                 e = o[starts[k]:starts[k + 1]]
                 r, dk = ur[e], d[e]
-                if np.all(dk >= -spare[r] - 1e-9):
+                if np.all(dk >= -spare[r] - NUM_EPS):
                     spare[r] += dk
                     take_blk[k] = True
         take = (block_of >= 0) & take_blk[np.maximum(block_of, 0)]
@@ -194,7 +196,7 @@ class Blocks:
         const = 0.0
         if priced is not None:
             rows, lam = priced
-            ent, row_of = dec._entries(rows)
+            ent, row_of = dec.entries(rows)
             np.subtract.at(c, dec.index[ent], lam[row_of] * dec.value[ent])
             lo, hi = dec.row_lo[rows], dec.row_hi[rows]
             const = float(np.where(lam > 0, lam * np.where(np.isfinite(lo), lo, 0.0),
@@ -207,8 +209,8 @@ class Blocks:
         def run(block):
             return solve_block(block, c, dec.lb, dec.ub, gap, deadline)
 
-        if dec.workers > 1 and len(self.blocks) > 1:
-            with ThreadPoolExecutor(dec.workers) as pool:
+        if self.workers > 1 and len(self.blocks) > 1:
+            with ThreadPoolExecutor(self.workers) as pool:
                 results = list(pool.map(run, self.blocks))
         else:
             results = [run(b) for b in self.blocks]

@@ -25,24 +25,25 @@ import highspy
 import numpy as np
 
 from .blocks import Blocks, label, quiet_highs, set_time_limit
+from .rows import RowView
+from .tolerances import COEF_EPS, MIP_FEAS_TOL
 
 SMOOTH = 0.5    # weight of the best-bound prices in the priced point
-_EPS = 1e-9
 
 
 class ColumnGeneration:
     """The restricted master of one stage, kept warm across rounds."""
 
-    def __init__(self, dec, comps: Blocks, link: np.ndarray, cost: np.ndarray):
+    def __init__(self, dec: RowView, comps: Blocks, link: np.ndarray, cost: np.ndarray):
         self.dec, self.link = dec, link
         self.cost = np.asarray(cost, float)
         n = dec.mm.ncols
-        moving = dec.ub - dec.lb > _EPS
+        moving = dec.moving()
         lab = label(dec, link, moving)
         lab[~moving] = -1
         isfree = np.zeros(n, dtype=bool)
         isfree[comps.free] = True
-        ent, row_of = dec._entries(link)
+        ent, row_of = dec.entries(link)
         lcols, lval = dec.index[ent], dec.value[ent]
         comp_ent = ~isfree[lcols] & (lab[lcols] >= 0)
         touch = np.unique(lab[lcols[comp_ent]])
@@ -71,9 +72,9 @@ class ColumnGeneration:
         infc[fcols] = True
         keep = np.ones(dec.nrows, dtype=bool)
         keep[link] = False
-        rows_e = dec._rows_of_entries()
+        rows_e = dec.row_of_entries()
         drows = np.unique(rows_e[infc[dec.index] & keep[rows_e]])
-        dent, drow = dec._entries(drows)
+        dent, drow = dec.entries(drows)
         dcol, dval = dec.index[dent], dec.value[dent]
         mv = infc[dcol]
         shift = np.bincount(drow[~mv], weights=dval[~mv] * dec.lb[dcol[~mv]],
@@ -123,7 +124,7 @@ class ColumnGeneration:
         key = pos[ek[keep]] * L + (self.e_key[keep] % L)
         uk, inv = np.unique(key, return_inverse=True)
         coef = np.bincount(inv, weights=self.e_val[keep] * x[self.e_col[keep]])
-        nz = np.abs(coef) > 1e-12
+        nz = np.abs(coef) > COEF_EPS
         uk, coef = uk[nz], coef[nz]
         jloc, rows = uk // L, uk % L
         # column-wise: linking rows, then the component's convexity row L + k
@@ -182,7 +183,7 @@ class ColumnGeneration:
         self.last_lp = np.array(sol.col_value)
         dual = np.array(sol.row_dual)[:len(self.link)]
         return (h.getInfo().objective_function_value + self.rest_cost,
-                self.dec._clip_prices(self.link, dual))
+                self.dec.clip_prices(self.link, dual))
 
     def master_mip(self, base: np.ndarray, incumbent: int | None, gap: float,
                    deadline: float) -> np.ndarray | None:
@@ -213,9 +214,10 @@ class ColumnGeneration:
         v = None
         try:
             if self.last_lp is not None:
-                # columns added since the last master LP are at 0 in its solution
+                # columns added since the last master LP are at 0 in its solution; a column
+                # at 1 within the feasibility tolerance is a component chosen whole
                 whole = np.zeros(J, dtype=bool)
-                whole[:len(self.last_lp) - nf] = self.last_lp[nf:] > 1 - 1e-6
+                whole[:len(self.last_lp) - nf] = self.last_lp[nf:] > 1 - MIP_FEAS_TOL
                 held = np.zeros(self.K, dtype=bool)
                 held[ks[whole]] = True
                 fix = held[ks]

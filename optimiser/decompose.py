@@ -27,8 +27,8 @@ One stage (a lexicographic level or the cost objective), under the rows held so 
    that combines the rounds; then a RINS sub-MIP, the descent (descent.py) and a closing
    branch-and-bound with the time left.
 
-Pure numpy + highspy over a `MatrixModel`; holds are kept here as extra rows so the
-components always see the model the stage is solved under.
+Pure numpy + highspy over a `MatrixModel`, read through its `rows.RowView`; holds are kept
+there as extra rows so the components always see the model the stage is solved under.
 """
 
 from __future__ import annotations
@@ -42,13 +42,17 @@ import numpy as np
 
 from .blocks import Blocks, label, quiet_highs, set_time_limit
 from .colgen import SMOOTH, ColumnGeneration
+from .descent import Descent
+from .eligibility import GB
 from .model import MatrixModel
 from .problem import Problem
+from .rows import RowView
+from .tolerances import MIP_ABS_GAP, NUM_EPS, PRIMAL_FEAS_TOL
 
-GB = "GB"
 BATCH_COLS = 300        # components below this many columns are solved together in batches
 COMPONENT_GAP = 1e-4    # per-component relative gap: its bound loss is summed over components
 PERTURB_SHARE = 1e-4    # tie-break perturbation: at most this share of the LP objective
+PERTURB_MIN_OBJ = 1e-3  # ... of at least this objective (an LP at 0 still breaks its ties)
 # least time left for the closing branch-and-bound to be worth it: its presolve and a root
 # cut round cannot be interrupted (~1 s and up to ~5 s per 100,000 columns)
 POLISH_MIN_S = 1.0
@@ -63,7 +67,8 @@ CG_ROUNDS = 30          # priced rounds with column generation (colgen.py), whil
 MASTER_MIP_SHARE = 0.2  # of a stage's time after its LP, kept for the master MIP
 MASTER_MIP_CAP = 0.8    # the most of the time left the master MIP may take (it finds its
 # best late: 5,000 assets, cost stage, 11-12 s of the 19 s left)
-_EPS = 1e-9
+
+
 @dataclass
 class StageOutcome:
     x: np.ndarray
@@ -79,7 +84,7 @@ class StageOutcome:
     def gap(self) -> float | None:
         if self.bound is None:
             return None
-        return max(self.value - self.bound, 0.0) / max(abs(self.value), 1e-9)
+        return max(self.value - self.bound, 0.0) / max(abs(self.value), NUM_EPS)
 
 
 def link_rows(prob: Problem, mm: MatrixModel) -> np.ndarray:
@@ -99,73 +104,36 @@ def default_workers() -> int:
     return max(1, min(n, 4))
 
 
-class Decomposer:
-    """The model of one clearing with its holds, its LP relaxation and its components."""
+class Decomposer(RowView):
+    """The model of one clearing with its holds (a `RowView`), its LP relaxation and its
+    components; `solve_stage` is one stage of the price decomposition."""
 
     def __init__(self, mm: MatrixModel, link: np.ndarray, workers: int | None = None,
                  batch_cols: int = BATCH_COLS):
-        self.mm = mm
+        super().__init__(mm)
         self.link0 = np.asarray(link, dtype=np.int64)
         self.workers = workers or default_workers()
         self.batch_cols = batch_cols
-        self.lb = mm.col_lb.copy()
-        self.ub = mm.col_ub.copy()
-        self.ints = np.flatnonzero(mm.integer).astype(np.int32)
-        # rows: the model's, then holds appended (CSR pieces)
-        self.start = mm.start.astype(np.int64)
-        self.index = mm.index.astype(np.int64)
-        self.value = mm.value
-        self.row_lo = mm.row_lo
-        self.row_hi = mm.row_hi
         self._lp: highspy.Highs | None = None  # the LP relaxation, kept warm across stages
-        self._row_of: np.ndarray | None = None
         self.lp_s = 0.0
 
-    # -- the model -------------------------------------------------------------------------
-    @property
-    def nrows(self) -> int:
-        return len(self.row_lo)
-
+    # -- the model: rows and bounds change in the LP too ----------------------------------
     def add_row(self, cols: np.ndarray, vals: np.ndarray, hi: float) -> None:
-        n = len(cols)
-        self.index = np.concatenate([self.index, np.asarray(cols, np.int64)])
-        self.value = np.concatenate([self.value, np.asarray(vals, float)])
-        self.start = np.append(self.start, self.start[-1] + n)
-        self.row_lo = np.append(self.row_lo, -np.inf)
-        self.row_hi = np.append(self.row_hi, float(hi))
+        super().add_row(cols, vals, hi)
         if self._lp is not None:
-            self._lp.addRow(-highspy.kHighsInf, float(hi), n, np.asarray(cols, np.int32),
+            self._lp.addRow(-highspy.kHighsInf, float(hi), len(cols), np.asarray(cols, np.int32),
                             np.asarray(vals, float))
 
     def set_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
-        self.lb[cols] = lo
-        self.ub[cols] = hi
+        super().set_bounds(cols, lo, hi)
         if self._lp is not None and len(cols):
             self._lp.changeColsBounds(len(cols), np.asarray(cols, np.int32),
                                       np.asarray(lo, float), np.asarray(hi, float))
 
-    def _rows_of_entries(self) -> np.ndarray:
-        """Row of every matrix entry; kept until a hold is added (components, labels and
-        activities all need it, several times a stage)."""
-        if self._row_of is None or len(self._row_of) != len(self.index):
-            self._row_of = np.repeat(np.arange(self.nrows), np.diff(self.start))
-        return self._row_of
-
-    def activity(self, x: np.ndarray) -> np.ndarray:
-        return np.bincount(self._rows_of_entries(), weights=self.value * x[self.index],
-                           minlength=self.nrows)
-
-    def feasible(self, x: np.ndarray, tol: float = 1e-6) -> bool:
-        if np.any(x < self.lb - tol) or np.any(x > self.ub + tol):
-            return False
-        ints = x[self.ints]
-        if np.any(np.abs(ints - np.round(ints)) > tol):
-            return False
-        act = self.activity(x)
-        return not bool(np.any((act < self.row_lo - tol) | (act > self.row_hi + tol)))
-
     # -- the LP relaxation -------------------------------------------------------------------
-    def _lp_model(self) -> highspy.Highs:
+    def lp_model(self) -> highspy.Highs:
+        """The LP relaxation of the model as it stands (built on first use, then kept warm:
+        rows and bounds changed here are changed in it too)."""
         if self._lp is None:
             mm = self.mm
             h = quiet_highs()
@@ -181,7 +149,7 @@ class Decomposer:
         """Presolve costs more than it saves on the cost LP (10,000 assets: 5.7 s with it,
         2.9 s without, and every re-solve then starts from the kept basis) but it is what
         makes a level's unmet-only LP, which is highly degenerate, tractable."""
-        h = self._lp_model()
+        h = self.lp_model()
         h.setOptionValue("presolve", "on" if presolve else "off")
         set_time_limit(h, deadline)
         t = time.perf_counter()
@@ -191,7 +159,7 @@ class Decomposer:
 
     def relaxation(self, cost: np.ndarray, deadline: float, presolve: bool = False):
         """(value, x, row duals) of the LP relaxation, or None if not solved in time."""
-        h = self._lp_model()
+        h = self.lp_model()
         h.changeColsCost(len(cost), np.arange(len(cost), dtype=np.int32), cost)
         if not self._run_lp(deadline, presolve):
             return None
@@ -204,7 +172,7 @@ class Decomposer:
     def fix_and_solve(self, cost: np.ndarray, xint: np.ndarray, deadline: float
                       ) -> np.ndarray | None:
         """The best continuous completion of `xint`'s integer decisions (an LP), or None."""
-        h = self._lp_model()
+        h = self.lp_model()
         h.changeColsCost(len(cost), np.arange(len(cost), dtype=np.int32), cost)
         ints = self.ints
         if len(ints):
@@ -222,12 +190,13 @@ class Decomposer:
         return x if self.feasible(x) else None
 
     def components(self, link: np.ndarray) -> Blocks:
-        return Blocks(self, link)
+        """The model without rows `link`, split into independent blocks."""
+        return Blocks(self, link, self.batch_cols, self.workers)
 
     # -- one stage ------------------------------------------------------------------------
     def has_link(self) -> bool:
         """Whether the model as it stands (fixed columns excluded) needs pricing at all."""
-        return bool(len(self._active_link(self.ub - self.lb > _EPS)))
+        return bool(len(self.active_link()))
 
     def solve_stage(self, cost: np.ndarray, gap: float, deadline: float,
                     starts: list[np.ndarray], descent_cost: np.ndarray | None = None,
@@ -240,8 +209,7 @@ class Decomposer:
         best = min(starts, key=lambda s: float(cost @ s))
         val = float(cost @ best)
         # 1. without linking rows that matter, the components are the whole answer
-        moving = self.ub - self.lb > _EPS
-        link = self._active_link(moving)
+        link = self.active_link()
         comps = self.components(link)
         if not len(link):
             out = comps.solve(cost, None, deadline, gap * 0.1)
@@ -262,7 +230,7 @@ class Decomposer:
         lp_val, xlp, duals = rel
         bound = lp_val
         start_val = val
-        lam = self._prices(link, duals)
+        lam = self.prices(link, duals)
         pert, pert_loss = self._perturbation(cost, xlp, lp_val)
         rounds = 0
         priced: list[np.ndarray] = []
@@ -324,15 +292,15 @@ class Decomposer:
             m = cg.master_lp(mip_until)
             if m is not None:
                 mval, mlam = m
-                if mval - bound <= 0.5 * gap * max(abs(val), 1e-9):
+                if mval - bound <= 0.5 * gap * max(abs(val), NUM_EPS):
                     break  # the bound is as good as these columns can prove
                 lam = SMOOTH * best_lam + (1 - SMOOTH) * mlam
                 continue
             g = self._subgradient(link, xsub)
             norm = float(g @ g)
-            if norm <= _EPS:
+            if norm <= NUM_EPS:
                 break
-            lam = self._clip_prices(link, lam + step * max(val - lbound, 0.0) / norm * g)
+            lam = self.clip_prices(link, lam + step * max(val - lbound, 0.0) / norm * g)
             step *= 0.5
         # 3a. the master over every column found, one per component (a MIP): a primal that
         # combines the rounds' choices where each alone misses the GB-wide needs
@@ -380,8 +348,6 @@ class Decomposer:
         moves = 0
         if (not self._done(val, bound, gap)
                 and time.perf_counter() < deadline):
-            from .descent import Descent
-
             dcost = cost if descent_cost is None else descent_cost
             x, moves = Descent(self, comps, link).run(dcost, best, deadline)
             v = float(cost @ x)
@@ -451,21 +417,17 @@ class Decomposer:
 
     @staticmethod
     def _done(val: float, bound: float | None, gap: float) -> bool:
-        return bound is not None and val - bound <= max(gap * abs(val), 1e-6)
+        return bound is not None and val - bound <= max(gap * abs(val), MIP_ABS_GAP)
 
-    def _entries(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Entry positions of `rows` and the position in `rows` of each."""
-        cnt = np.diff(self.start)[rows]
-        ent = np.repeat(self.start[rows], cnt) + (np.arange(int(cnt.sum()))
-                                                  - np.repeat(np.cumsum(cnt) - cnt, cnt))
-        return ent, np.repeat(np.arange(len(rows)), cnt)
-
-    def _active_link(self, moving: np.ndarray) -> np.ndarray:
+    def active_link(self, moving: np.ndarray | None = None) -> np.ndarray:
         """The rows to price: GB-wide coverage rows that still tie columns which can move, and
-        hold rows that would otherwise join components (a hold of a part spanning zones)."""
+        hold rows that would otherwise join components (a hold of a part spanning zones).
+        `moving`: the columns that can move (default: `moving()`)."""
+        if moving is None:
+            moving = self.moving()
         link = self.link0
         if len(link):
-            ent, row_of = self._entries(link)
+            ent, row_of = self.entries(link)
             mov = np.bincount(row_of, weights=moving[self.index[ent]].astype(float),
                               minlength=len(link))
             # a coverage row whose only moving column is its own unmet column links nothing
@@ -475,7 +437,7 @@ class Decomposer:
             return link
         comps = label(self, np.concatenate([link, holds]), moving)
         size = np.bincount(comps, minlength=len(comps))
-        ent, row_of = self._entries(holds)
+        ent, row_of = self.entries(holds)
         cols = self.index[ent]
         # joining lone columns (the unmet columns of GB-wide needs) into one block is
         # harmless; joining components that hold decisions is what must not happen
@@ -489,13 +451,9 @@ class Decomposer:
         spanning = holds[(hi >= 0) & (lo != hi)]
         return np.unique(np.concatenate([link, spanning])).astype(np.int64)
 
-    def _prices(self, link: np.ndarray, duals: np.ndarray) -> np.ndarray:
-        return self._clip_prices(link, duals[link])
-
-    def _clip_prices(self, link: np.ndarray, lam: np.ndarray) -> np.ndarray:
-        lo, hi = self.row_lo[link], self.row_hi[link]
-        lam = np.where(np.isfinite(lo), lam, np.minimum(lam, 0.0))
-        return np.where(np.isfinite(hi), lam, np.maximum(lam, 0.0))
+    def prices(self, link: np.ndarray, duals: np.ndarray) -> np.ndarray:
+        """Prices of the linking rows from a solution's row duals, with their bounds' sign."""
+        return self.clip_prices(link, duals[link])
 
     def _subgradient(self, link: np.ndarray, x: np.ndarray) -> np.ndarray:
         act = self.activity(x)[link]
@@ -514,12 +472,12 @@ class Decomposer:
         mm = self.mm
         pert = np.zeros(mm.ncols)
         cont = ~mm.integer
-        on = xlp > 1e-7
+        on = xlp > PRIMAL_FEAS_TOL
         up = cont & ~on & (self.ub > self.lb)
         span = float(self.ub[up].sum()) + float(self.ub[cont & on].sum())
         if span <= 0:
             return pert, 0.0
-        eps = PERTURB_SHARE * max(abs(lp_val), 1e-3) / span
+        eps = PERTURB_SHARE * max(abs(lp_val), PERTURB_MIN_OBJ) / span
         pert[cont & on] = -eps
         pert[up] = eps
         loss = float(np.maximum(pert * self.ub, pert * self.lb).sum())

@@ -19,13 +19,14 @@ import highspy
 import numpy as np
 
 from .blocks import HEURISTICS_OFF, Blocks, quiet_highs
-from .decompose import Decomposer
+from .rows import RowView
+from .tolerances import NUM_EPS
 
 
 class Descent:
     """The coupling of the blocks through priced rows, prepared once per stage."""
 
-    def __init__(self, dec: Decomposer, comps: Blocks, link: np.ndarray,
+    def __init__(self, dec: RowView, comps: Blocks, link: np.ndarray,
                  batch_cols: int = 300):
         self.dec = dec
         mm = dec.mm
@@ -33,7 +34,7 @@ class Descent:
         # columns in no kept row move only through the linking rows: batches of them (the
         # linking rows' own unmet columns move with whichever block touches their row)
         link_u = np.zeros(mm.ncols, dtype=bool)
-        lent, _ = dec._entries(link)
+        lent, _ = dec.entries(link)
         u = mm.blocks["u"]
         lc = dec.index[lent]
         link_u[lc[(lc >= u.start) & (lc < u.stop)]] = True
@@ -44,7 +45,7 @@ class Descent:
                                 np.zeros(0), np.zeros(0), np.zeros(0),
                                 mm.integer[cols].astype(np.int32)))
         self.link = link
-        ent, row_of = dec._entries(link)
+        ent, row_of = dec.entries(link)
         cols = dec.index[ent]
         u = mm.blocks["u"]
         is_u = (cols >= u.start) & (cols < u.stop)
@@ -61,11 +62,11 @@ class Descent:
         other = np.setdiff1d(np.arange(dec.nrows), link)
         u_set = np.zeros(mm.ncols, dtype=bool)
         u_set[self.u_of[self.u_of >= 0]] = True
-        oent, orow = dec._entries(other)
+        oent, orow = dec.entries(other)
         touch = np.bincount(orow, weights=u_set[dec.index[oent]].astype(float),
                             minlength=len(other)) > 0
         self.holds = other[touch]
-        hent, hrow = dec._entries(self.holds)
+        hent, hrow = dec.entries(self.holds)
         self.h_col, self.h_row, self.h_val = dec.index[hent], hrow, dec.value[hent]
 
     def run(self, cost: np.ndarray, x: np.ndarray, deadline: float, sweeps: int = 2,
@@ -174,15 +175,15 @@ class Descent:
         if integ_s.any():
             ii = np.flatnonzero(integ_s)
             new[ii] = np.round(new[ii])
-        if float(c @ new) >= old - max(1e-9 * abs(old), 1e-9):
+        if float(c @ new) >= old - max(NUM_EPS * abs(old), NUM_EPS):
             return False
         delta = new - x[S]
         # keep the activities current: every row the moved columns appear in
         moved = S[np.abs(delta) > 0]
         if not len(moved):
             return False
-        rows = _rows_of_cols(dec, moved)
-        ent, row_of = dec._entries(rows)
+        rows = dec.rows_of_cols(moved)
+        ent, row_of = dec.entries(rows)
         before = np.bincount(row_of, weights=dec.value[ent] * x[dec.index[ent]],
                              minlength=len(rows))
         x[S] = new
@@ -190,18 +191,4 @@ class Descent:
                             minlength=len(rows))
         act[rows] += after - before
         return True
-
-
-def _rows_of_cols(dec: Decomposer, cols: np.ndarray) -> np.ndarray:
-    """Rows with an entry in `cols` (a column-wise index built once per decomposer)."""
-    if getattr(dec, "_csc", None) is None or dec._csc[0] != dec.nrows:
-        rows = dec._rows_of_entries()
-        o = np.argsort(dec.index, kind="stable")
-        dec._csc = (dec.nrows, dec.index[o], rows[o])
-    _, ci, ri = dec._csc
-    a = np.searchsorted(ci, cols, side="left")
-    b = np.searchsorted(ci, cols, side="right")
-    cnt = b - a
-    pos = np.repeat(a, cnt) + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))
-    return np.unique(ri[pos])
 

@@ -1,8 +1,8 @@
-"""The lexicographic stages run over the price decomposition (decompose.py), for large markets.
+"""The stages run over the price decomposition (decompose.py): the method for large markets.
 
-Same semantics as the monolithic path in clearing.py: one stage per priority level, its value
-held part by part, then the cost stage; each stage starts from the solution carried so far,
-which satisfies every hold.
+Same semantics as the monolithic method (monolithic.py): one stage per priority level, its
+value held part by part (`holds.py`), then the cost stage; each stage starts from the
+solution carried so far, which satisfies every hold.
 
 - A level whose stage falls apart once lower-level awards are fixed at 0 (they cannot help
   it: withdrawing them is always feasible) is solved exactly, component by component: the
@@ -19,40 +19,69 @@ which satisfies every hold.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from .blocks import label
-from .decompose import Decomposer, default_workers, link_rows
-from .model import MatrixModel
+from .decompose import Decomposer, StageOutcome, default_workers, link_rows
+from .holds import Hold, hold_rows, weighted_cost
+from .model import MatrixModel, complete, empty_clearing
 from .problem import Problem
+from .result import ClearingOptions
+from .run import SolveFailed, SolveRun, StageResult
 from .solver import fixed_integer_duals
+from .tolerances import HOLD_COLUMN_TOL, STAGE_ABS_TOL
 
-STAGE_ABS_TOL = 1e-7
-HOLD_COLUMN_TOL = 1e-6  # HiGHS's feasibility tolerance, per held column
 LEVEL_SHARE = 0.45   # of the time left, for a tied level (the cost stage gets the rest)
+# kept back from the stages for the pricing LP (integers fixed, warm on the kept LP) and the
+# extraction: a share of time_limit, at most a fixed part plus a part growing with the model
+RESERVE_SHARE = 0.15
+RESERVE_S = 0.3
+RESERVE_S_PER_COL = 6e-6
+# the pricing LP's own share of that reserve, at most
+PRICE_RESERVE_S = 0.05
+PRICE_RESERVE_S_PER_COL = 2.5e-6
 
 
-@dataclass
-class DecomposedRun:
-    x: np.ndarray
-    limited: bool = False
-    gap: float | None = None
-    messages: list[str] = field(default_factory=list)
-    times: list[float] = field(default_factory=list)
-    stages: list[dict] = field(default_factory=list)
-    dec: Decomposer | None = None
-    zero_holds: list[tuple[np.ndarray, np.ndarray, float]] = field(default_factory=list)
+def budget(opts: ClearingOptions, mm: MatrixModel, t0: float) -> tuple[float, float]:
+    """(stage deadline, pricing-LP deadline) of a call started at `t0` (see RESERVE_*)."""
+    deadline = t0 + opts.time_limit
+    reserve = min(RESERVE_SHARE * opts.time_limit, RESERVE_S + RESERVE_S_PER_COL * mm.ncols)
+    return (deadline - reserve,
+            deadline - min(reserve / 2, PRICE_RESERVE_S + PRICE_RESERVE_S_PER_COL * mm.ncols))
 
 
-def solve_decomposed(prob: Problem, mm: MatrixModel, x0: np.ndarray, gap: float,
-                     deadline: float, lexicographic: bool,
-                     workers: int | None = None) -> DecomposedRun:
-    from .clearing import _complete, hold_rows, weighted_cost
+def solve_decomposed(prob: Problem, mm: MatrixModel, opts: ClearingOptions, t0: float,
+                     t_built: float) -> SolveRun:
+    """Every stage by the price decomposition, from the empty clearing (the stages find
+    better ones at once; the merit-order start is `clear`'s floor, not this method's start).
 
-    dec = Decomposer(mm, link_rows(prob, mm), workers or default_workers())
-    run = DecomposedRun(x=x0, dec=dec)
+    Raises:
+        SolveFailed: the decomposition failed (any exception, as an `error`).
+    """
+    solve_deadline, price_deadline = budget(opts, mm, t0)
+    dec = Decomposer(mm, link_rows(prob, mm), opts.workers or default_workers())
+    zero_holds: list[Hold] = []
+
+    def duals(x: np.ndarray, deadline: float) -> np.ndarray | None:
+        """The marginal-cost duals, on the LP kept by the decomposition (see solver.py)."""
+        h = dec.lp_model()
+        h.changeColsCost(mm.ncols, np.arange(mm.ncols, dtype=np.int32), mm.col_cost)
+        return fixed_integer_duals(h, mm, x, zero_holds, deadline)
+
+    run = SolveRun(x=empty_clearing(prob, mm), t_built=t_built, price_deadline=price_deadline,
+                   duals=duals, stats={"stage_s": [], "stages": []})
+    try:
+        _stages(run, dec, zero_holds, prob, mm, float(opts.mip_rel_gap), solve_deadline,
+                prob.snapshot.rules.primacy == "lexicographic")
+    except Exception as e:
+        raise SolveFailed("error", f"decomposed solve failed: {e}") from e
+    run.stats["lp_s"] = round(dec.lp_s, 3)
+    return run
+
+
+def _stages(run: SolveRun, dec: Decomposer, zero_holds: list[Hold], prob: Problem,
+            mm: MatrixModel, gap: float, deadline: float, lexicographic: bool) -> None:
     levels: list[tuple[int, np.ndarray]] = []
     if lexicographic:
         levels = [(pr, c) for pr, c in sorted(mm.stage_cost.items()) if c.any()]
@@ -66,12 +95,13 @@ def solve_decomposed(prob: Problem, mm: MatrixModel, x0: np.ndarray, gap: float,
         if now >= deadline:
             run.limited = True
             run.messages.append(f"time limit reached before the {name} stage")
-            return run
+            return
         cols = np.flatnonzero(cost)
         t = time.perf_counter()
         if float(cost[cols] @ run.x[cols]) <= STAGE_ABS_TOL:
             part = None
-            run.stages.append({"stage": name, "skipped": True})
+            run.stats["stages"].append({"stage": name, "skipped": True})
+            run.stages.append(StageResult(name, cost, 0.0, 0.0, True, pr))
         else:
             low = x0c + np.flatnonzero(xprio > pr)
             dec.set_bounds(low, np.zeros(len(low)), np.zeros(len(low)))
@@ -80,11 +110,11 @@ def solve_decomposed(prob: Problem, mm: MatrixModel, x0: np.ndarray, gap: float,
                 if exact:
                     aw = run.x[mm.blocks["x"]].copy()
                     aw[low - x0c] = 0.0
-                    start = _complete(prob, mm, aw)
+                    start = complete(prob, mm, aw)
                     until = now + (deadline - now) / (len(levels) - k + 1)
                     out = dec.solve_stage(cost, gap, until, [start if dec.feasible(start)
                                                             else run.x])
-                    part = label(dec, np.zeros(0, np.int64), dec.ub - dec.lb > 1e-9)
+                    part = label(dec, np.zeros(0, np.int64), dec.moving())
             finally:
                 dec.set_bounds(low, mm.col_lb[low], mm.col_ub[low])
             if not exact:
@@ -96,53 +126,48 @@ def solve_decomposed(prob: Problem, mm: MatrixModel, x0: np.ndarray, gap: float,
                 out = dec.solve_stage(cost, gap, until, [run.x],
                                       descent_cost=weighted_cost(mm, levels[k:]),
                                       lp_presolve=True)
-                part = label(dec, np.zeros(0, np.int64), dec.ub - dec.lb > 1e-9)
-            _record(run, name, out, gap, time.perf_counter() - t, exact=exact)
+                part = label(dec, np.zeros(0, np.int64), dec.moving())
+            _record(run, name, cost, out, gap, time.perf_counter() - t, pr, exact=exact)
         if part is not None:
             part = part[u]
-        _hold(run, dec, hold_rows(mm, part, cost, run.x, HOLD_COLUMN_TOL), cost)
+        _hold(run, dec, zero_holds, hold_rows(mm, part, cost, run.x, HOLD_COLUMN_TOL), cost)
     now = time.perf_counter()
     if now >= deadline:
         run.limited = True
         run.messages.append("time limit reached before the cost stage")
-        return run
+        return
     t = time.perf_counter()
     out = dec.solve_stage(mm.col_cost, gap, deadline, [run.x])
-    _record(run, "cost", out, gap, time.perf_counter() - t)
-    return run
+    run.finished = True
+    _record(run, "cost", mm.col_cost, out, gap, time.perf_counter() - t, None)
 
 
-def _record(run: DecomposedRun, name: str, out, gap: float, dt: float, **extra) -> None:
+def _record(run: SolveRun, name: str, cost: np.ndarray, out: StageOutcome, gap: float,
+            dt: float, priority: int | None, **extra) -> None:
     run.x = out.x
-    run.gap = out.gap
-    run.times.append(round(dt, 3))
-    run.stages.append({"stage": name, "value": out.value, "bound": out.bound, "gap": out.gap,
-                       "rounds": out.rounds, "components": out.components,
-                       "moves": out.moves, "s": round(dt, 3),
-                       **extra})
-    if out.limited or out.gap is None or out.gap > gap:
+    run.stats["stage_s"].append(round(dt, 3))
+    run.stats["stages"].append({"stage": name, "value": out.value, "bound": out.bound,
+                                "gap": out.gap, "rounds": out.rounds,
+                                "components": out.components, "moves": out.moves,
+                                "s": round(dt, 3), **extra})
+    proven = not (out.limited or out.gap is None or out.gap > gap)
+    run.stages.append(StageResult(name, cost, out.bound, out.gap, proven, priority))
+    if not proven:
         run.limited = True
         shown = "-" if out.gap is None else f"{out.gap:.2e}"
         run.messages.append(f"{name} stage: stopped at gap {shown}"
                             + (f" ({out.message})" if out.message else ""))
 
 
-def _hold(run: DecomposedRun, dec: Decomposer, held, cost: np.ndarray) -> None:
+def _hold(run: SolveRun, dec: Decomposer, zero_holds: list[Hold],
+          held: tuple[list[Hold], np.ndarray], cost: np.ndarray) -> None:
     rows, zero = held
     for cols, vals, hi in rows:
         dec.add_row(cols, vals, hi)
+        run.holds.append((cols, vals, hi))
     if len(zero):
         run.x = run.x.copy()
         run.x[zero] = 0.0
         dec.set_bounds(zero, np.zeros(len(zero)), np.zeros(len(zero)))
-        run.zero_holds.append((zero, cost[zero], STAGE_ABS_TOL))
-
-
-def pricing_duals(run: DecomposedRun, x: np.ndarray, deadline: float) -> np.ndarray | None:
-    """The marginal-cost duals, on the LP kept by the decomposition (see solver.py)."""
-    if run.dec is None:
-        return None
-    h = run.dec._lp_model()
-    h.changeColsCost(run.dec.mm.ncols, np.arange(run.dec.mm.ncols, dtype=np.int32),
-                     run.dec.mm.col_cost)
-    return fixed_integer_duals(h, run.dec.mm, x, run.zero_holds, deadline)
+        zero_holds.append((zero, cost[zero], STAGE_ABS_TOL))
+        run.holds.append((zero, cost[zero], STAGE_ABS_TOL))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .problem import Problem
+from .tolerances import NUM_EPS, PRIMAL_FEAS_TOL
 
 INF = np.inf
 
@@ -217,7 +218,7 @@ def build_matrix(prob: Problem) -> MatrixModel:
     wpos = np.full(len(uka), -1, dtype=np.int64)
     wpos[both] = w0 + np.arange(nw)
     ad_w = wpos[kainv] if len(uad) else np.zeros(0, dtype=np.int64)
-    need_row = (ad_w >= 0) | ((adcnt >= 2) & (sum_ub > cap + 1e-9))
+    need_row = (ad_w >= 0) | ((adcnt >= 2) & (sum_ub > cap + NUM_EPS))
     rows_of_ad = np.full(len(uad), -1, dtype=np.int64)
     rows_of_ad[need_row] = np.arange(int(need_row.sum()))
     rx = rows_of_ad[adinv] if nx else np.zeros(0, dtype=np.int64)
@@ -293,3 +294,44 @@ def build_matrix(prob: Problem) -> MatrixModel:
         c[mm.blocks["u"]] = np.where(up == pr, dh, 0.0)
         mm.stage_cost[pr] = c
     return mm
+
+
+def complete(prob: Problem, mm: MatrixModel, xs: np.ndarray) -> np.ndarray:
+    """A full column vector from awards `xs` (one per x column): the unmet they leave and
+    the binaries they imply (`MatrixModel.x_link`). Feasible whenever the awards are."""
+    covered = np.zeros(prob.nu)
+    if prob.nx:
+        np.add.at(covered, prob.x_cov, prob.asset_rel[prob.bid_asset[prob.x_bid]] * xs)
+    v = np.zeros(mm.ncols)
+    v[mm.blocks["x"]] = xs
+    v[mm.blocks["u"]] = np.maximum(prob.u_mw - covered, 0.0)
+    on = xs > 0
+    link = mm.x_link
+    for k in ("y", "z", "s"):
+        c = link[k]
+        v[c[on & (c >= 0)]] = 1.0
+    w = link["w"]
+    v[w[w >= 0]] = 1.0
+    v[w[on & (w >= 0) & (link["dir"] == 1)]] = 0.0
+    return v
+
+
+def empty_clearing(prob: Problem, mm: MatrixModel) -> np.ndarray:
+    """Nothing awarded, every need unmet: always feasible."""
+    x = np.zeros(mm.ncols)
+    x[mm.blocks["u"]] = prob.u_mw
+    return x
+
+
+def violated_rows(mm: MatrixModel, v: np.ndarray, tol: float = PRIMAL_FEAS_TOL) -> np.ndarray:
+    """Rows of the model that `v` breaks by more than `tol`."""
+    rows = np.repeat(np.arange(mm.nrows), np.diff(mm.start))
+    act = np.bincount(rows, weights=mm.value * v[mm.index], minlength=mm.nrows)
+    return np.flatnonzero((act < mm.row_lo - tol) | (act > mm.row_hi + tol))
+
+
+def feasible(mm: MatrixModel, v: np.ndarray, tol: float = PRIMAL_FEAS_TOL) -> bool:
+    """`v` within the column bounds and row bounds (HiGHS's feasibility tolerance)."""
+    if np.any(v < mm.col_lb - tol) or np.any(v > mm.col_ub + tol):
+        return False
+    return not len(violated_rows(mm, v, tol))

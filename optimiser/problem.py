@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .costs import cost_terms, unit_cost
+from .eligibility import DOWN, UP, can_move, capability, zone_serves
 from .reasons import (
     ALL_OR_NOTHING_UNAVAILABLE,
     ASSET_NOT_FOUND,
@@ -22,8 +24,6 @@ from .reasons import (
     ZONE_MISMATCH,
 )
 from .snapshot import Snapshot
-
-GB = "GB"
 
 
 @dataclass
@@ -39,6 +39,7 @@ class Problem:
     bid_dir: np.ndarray         # 0 up, 1 down (of its need; 0 if unknown)
     bid_product: np.ndarray     # product code of its need (-1 if unknown)
     bid_cost: np.ndarray        # GBP per MW per hour, utilisation and carbon expected
+    bid_terms: dict[str, np.ndarray]  # bid_cost by term (costs.cost_terms)
     bid_aon: np.ndarray         # bool
     bid_group: np.ndarray       # exclusive group code, -1 if none
     bid_mw: np.ndarray          # (B, T)
@@ -82,16 +83,16 @@ def prepare(snap: Snapshot) -> Problem:
     aidx = {a.id: i for i, a in enumerate(snap.assets)}
     nidx = {n.id: i for i, n in enumerate(snap.needs)}
 
-    zones: dict[str, int] = {GB: 0}
-    asset_zone = _codes([a.zone for a in snap.assets], zones)
-    need_zone = _codes([n.zone for n in snap.needs], zones)
+    asset_zone = np.array([a.zone for a in snap.assets], dtype=object)
+    need_zone = np.array([n.zone for n in snap.needs], dtype=object)
     products: dict[str, int] = {}
     need_product = _codes([n.product for n in snap.needs], products)
     for p, q in snap.rules.incompatible_products:
         products.setdefault(p, len(products))
         products.setdefault(q, len(products))
 
-    asset_cap = np.array([[a.up_mw, a.down_mw] for a in snap.assets], dtype=float).reshape(A, 2)
+    asset_cap = np.array([[capability(a.up_mw, a.down_mw, d) for d in (UP, DOWN)]
+                          for a in snap.assets], dtype=float).reshape(A, 2)
     asset_rel = np.array([a.reliability for a in snap.assets], dtype=float)
     asset_ef = np.array([a.emission_t_per_mwh for a in snap.assets], dtype=float)
     asset_avail = np.ones((A, T), dtype=bool)
@@ -128,10 +129,9 @@ def prepare(snap: Snapshot) -> Problem:
     if N and A:
         bid_dir = np.where(has_n, need_dir[bn], 0)
         bid_product = np.where(has_n, need_product[bn], -1)
-        nz = need_zone[bn]
-        zone_bad = both & (nz != 0) & (asset_zone[ba] != nz)
+        zone_bad = both & ~zone_serves(need_zone[bn], asset_zone[ba])
         cap = np.where(both, asset_cap[ba, bid_dir], 0.0)
-        dir_bad = both & (cap <= 0)
+        dir_bad = both & ~can_move(cap)
         ap_bad = has_n & (bid_ap > need_acap[bn])
         up_bad = has_n & (bid_up > need_ucap[bn])
         eu = np.where(has_n, need_eu[bn], 0.0)
@@ -146,7 +146,8 @@ def prepare(snap: Snapshot) -> Problem:
         up_bad = has_n & (bid_up > (need_ucap[bn] if N else inf))
         cap = eu = ef = np.zeros(B)
         block = deliver = np.zeros((B, T), dtype=bool)
-    bid_cost = bid_ap + eu * bid_up + snap.rules.carbon_price * ef * eu
+    bid_terms = cost_terms(bid_ap, bid_up, eu, ef, snap.rules.carbon_price)
+    bid_cost = unit_cost(bid_terms)
 
     eligible = both & ~zone_bad & ~dir_bad & ~ap_bad & ~up_bad
     aon_bad = eligible & bid_aon & (block & ~deliver).any(axis=1)
@@ -172,8 +173,9 @@ def prepare(snap: Snapshot) -> Problem:
 
     return Problem(
         snapshot=snap, T=T, dh=dh, bid_need=bid_need, bid_asset=bid_asset, bid_dir=bid_dir,
-        bid_product=bid_product, bid_cost=bid_cost, bid_aon=bid_aon, bid_group=bid_group,
-        bid_mw=bid_mw, ineligible=ineligible, need_mw=need_mw, need_priority=need_priority,
+        bid_product=bid_product, bid_cost=bid_cost, bid_terms=bid_terms, bid_aon=bid_aon,
+        bid_group=bid_group, bid_mw=bid_mw, ineligible=ineligible, need_mw=need_mw,
+        need_priority=need_priority,
         asset_cap=asset_cap, asset_rel=asset_rel, x_bid=xb, x_t=xt, x_ub=x_ub, x_min=x_min,
         u_need=un, u_t=ut, u_mw=need_mw[un, ut], x_cov=x_cov,
         products=list(products), groups=list(groups),

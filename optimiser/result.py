@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-STATUSES = ("optimal", "feasible", "infeasible", "error")
+STATUSES = ("optimal", "feasible", "infeasible", "error")  # best first
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,16 @@ class Stage:
 
 @dataclass
 class ClearingResult:
+    """The spec's result. `status` and `mip_gap` are what a caller decides finality on:
+
+    - `optimal`: every stage proven within `mip_rel_gap`;
+    - `feasible`: stopped by the time limit. `mip_gap` is then the proven relative gap of the
+      result (the cost stage's, or a lexicographic level's if one stopped short with a
+      larger gap), `None` when unknown (a stage never ran or has no bound); the result is
+      never worse than the merit-order start, and `message` says when it is that start;
+    - `infeasible` / `error`: with a `message`, nothing else.
+    """
+
     status: str
     mip_gap: float | None = None
     objective: float | None = None

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .problem import prepare
+from .costs import award_costs
+from .problem import Problem, prepare
 from .snapshot import Snapshot
-
-_EPS = 1e-9
+from .tolerances import MW_EPS, NUM_EPS
 
 
 @dataclass
@@ -48,8 +48,14 @@ def _market_order(snap: Snapshot) -> list[str]:
     return sorted(first, key=first.__getitem__)
 
 
-def clear_siloed(snapshot: Snapshot) -> SiloedResult:
-    prob = prepare(snapshot)
+def clear_siloed(snapshot: Snapshot, prob: Problem | None = None) -> SiloedResult:
+    """Clear each MO's market alone, in gate-closure order (module docstring).
+
+    Parameters:
+        snapshot: the market.
+        prob: `prepare(snapshot)`, if the caller has it already.
+    """
+    prob = prepare(snapshot) if prob is None else prob
     snap, T, dh = snapshot, prob.T, prob.dh
     A, B = len(snap.assets), len(snap.bids)
     nx = prob.nx
@@ -62,6 +68,7 @@ def clear_siloed(snapshot: Snapshot) -> SiloedResult:
     incompatible = np.zeros((P, P), dtype=bool)
     for p, q in snap.rules.incompatible_products:
         incompatible[pidx[p], pidx[q]] = incompatible[pidx[q], pidx[p]] = True
+    stacks = incompatible.any(axis=1).tolist()  # products with an incompatible one
 
     usable = np.unique(prob.x_bid) if nx else np.zeros(0, dtype=np.int64)
     mo_of_need = [n.mo for n in snap.needs]
@@ -78,37 +85,44 @@ def clear_siloed(snapshot: Snapshot) -> SiloedResult:
         used_prod = np.zeros((A, P, T), dtype=bool)
         group_taken: set[int] = set()
         residual = residual_all.copy()
+        # needs with something left to fill: a bid of a need filled exactly to 0 everywhere
+        # would be given nothing below, so it is skipped before any array work (most bids
+        # of a market: the cheapest few fill each need)
+        open_need = residual.any(axis=1).tolist()
         mine = np.zeros((B, T))
         for b in bids:
             g = int(prob.bid_group[b])
             if g >= 0 and g in group_taken:
                 continue
+            if not open_need[prob.bid_need[b]]:
+                continue
             n, a, d, p = (int(prob.bid_need[b]), int(prob.bid_asset[b]), int(prob.bid_dir[b]),
                           int(prob.bid_product[b]))
             cap = prob.asset_cap[a, d]
             room = np.minimum(ub[b], cap - used[a, d]).clip(0)
-            room[used[a, 1 - d] > _EPS] = 0.0
-            if incompatible[p].any():
+            room[used[a, 1 - d] > NUM_EPS] = 0.0
+            if stacks[p]:
                 room[(used_prod[a] & incompatible[p][:, None]).any(axis=0)] = 0.0
-            want = residual[n] / max(rel[a], _EPS)
+            want = residual[n] / max(rel[a], NUM_EPS)
             if prob.bid_aon[b]:
                 block = ub[b] > 0
-                if not (residual[n][block] > _EPS).any() or (room[block] < ub[b][block] - _EPS
-                                                            ).any():
+                if (not (residual[n][block] > NUM_EPS).any()
+                        or (room[block] < ub[b][block] - NUM_EPS).any()):
                     continue
                 x = np.where(block, ub[b], 0.0)
             else:
                 x = np.minimum(room, want)
                 m = np.minimum(bmin[b], ub[b])
-                low = (x > _EPS) & (x < m)
+                low = (x > NUM_EPS) & (x < m)
                 x[low] = np.where(room[low] >= m[low], m[low], 0.0)
-                x[x <= _EPS] = 0.0
+                x[x <= NUM_EPS] = 0.0
             if not x.any():
                 continue
             mine[b] = x
             used[a, d] += x
             used_prod[a, p] |= x > 0
             residual[n] = np.maximum(residual[n] - rel[a] * x, 0.0)
+            open_need[n] = bool(residual[n].any())
             if g >= 0:
                 group_taken.add(g)
         # cross-market conflicts: drop this market's awards clashing with earlier markets
@@ -116,8 +130,8 @@ def clear_siloed(snapshot: Snapshot) -> SiloedResult:
             a, d, p = int(prob.bid_asset[b]), int(prob.bid_dir[b]), int(prob.bid_product[b])
             x = mine[b]
             on = x > 0
-            clash = on & ((committed[a, d] + x > prob.asset_cap[a, d] + 1e-6)
-                          | (committed[a, 1 - d] > _EPS)
+            clash = on & ((committed[a, d] + x > prob.asset_cap[a, d] + MW_EPS)
+                          | (committed[a, 1 - d] > NUM_EPS)
                           | (committed_prod[a] & incompatible[p][:, None]).any(axis=0))
             if clash.any():
                 conflicts += int(clash.sum())
@@ -138,25 +152,16 @@ def clear_siloed(snapshot: Snapshot) -> SiloedResult:
     ok = bn >= 0
     np.add.at(covered, bn[ok], award[ok] * rel[prob.bid_asset[ok]][:, None])
     unmet = np.maximum(prob.need_mw - covered, 0.0)
-    ap = np.array([b.availability_price for b in snap.bids], dtype=float)
-    up = np.array([b.utilisation_price for b in snap.bids], dtype=float)
-    eu = np.array([n.expected_utilisation for n in snap.needs], dtype=float)
-    ef = np.array([a.emission_t_per_mwh for a in snap.assets], dtype=float)
     pen = np.array([n.unmet_penalty for n in snap.needs], dtype=float)
     mwh = award.sum(axis=1) * dh
-    beu = np.where(ok, eu[np.where(ok, bn, 0)] if len(eu) else 0.0, 0.0)
-    bef = np.where(prob.bid_asset >= 0, ef[np.where(prob.bid_asset >= 0, prob.bid_asset, 0)]
-                   if len(ef) else 0.0, 0.0)
-    cost = {
-        "availability": round(float(mwh @ ap), 6),
-        "utilisation_expected": round(float(mwh @ (beu * up)), 6),
-        "carbon": round(float(mwh @ (snap.rules.carbon_price * bef * beu)), 6),
-        "unmet_penalty": round(float((unmet.sum(axis=1) * dh) @ pen), 6),
-    }
+    cost = {k: round(v, 6) for k, v in award_costs(mwh, prob.bid_terms).items()}
+    cost["unmet_penalty"] = round(float((unmet.sum(axis=1) * dh) @ pen), 6)
     by_prio: dict[int, float] = {}
     for i, n in enumerate(snap.needs):
         by_prio[n.priority] = by_prio.get(n.priority, 0.0) + float(unmet[i].sum() * dh)
-    awards = [(snap.bids[b].id, int(t), float(award[b, t])) for b, t in zip(*np.nonzero(award), strict=False)]
+    ab, at = np.nonzero(award)
+    awards = [(snap.bids[b].id, t, m) for b, t, m in zip(ab.tolist(), at.tolist(),
+                                                        award[ab, at].tolist(), strict=True)]
     return SiloedResult(objective=round(sum(cost.values()), 6), cost=cost,
                         unmet_mwh=round(float(unmet.sum() * dh), 6),
                         unmet_by_priority={k: round(v, 6) for k, v in sorted(by_prio.items())},

@@ -21,6 +21,9 @@ import numpy as np
 from .blocks import set_time_limit
 from .model import MatrixModel
 from .result import ClearingOptions
+from .tolerances import PYOMO_GAP_FLOOR
+
+BACKENDS = ("highs", "pyomo")
 
 
 @dataclass
@@ -82,9 +85,9 @@ class HighsBackend:
         cols = cols.astype(np.int32)
         self.h.changeColsBounds(len(cols), cols, np.asarray(lo, float), np.asarray(hi, float))
 
-    def set_start(self, x: np.ndarray, cols: np.ndarray | None = None) -> None:
-        """A MIP start: every column, or only `cols` (HiGHS completes the rest by a sub-MIP)."""
-        idx = np.arange(len(x), dtype=np.int32) if cols is None else cols.astype(np.int32)
+    def set_start(self, x: np.ndarray) -> None:
+        """A MIP start: a value for every column."""
+        idx = np.arange(len(x), dtype=np.int32)
         self.h.setSolution(len(idx), idx, np.asarray(x, dtype=float))
 
     def solve(self, deadline: float, gap: float | None = None) -> SolveOutcome:
@@ -202,9 +205,7 @@ class PyomoBackend:
     def fix_zero(self, cols: np.ndarray, vals: np.ndarray, hi: float) -> None:
         self.add_row(cols, vals, hi)  # pyomo: keep the row form (same optimum)
 
-    def set_start(self, x: np.ndarray, cols: np.ndarray | None = None) -> None:
-        if cols is not None:
-            return  # partial starts: HiGHS direct only
+    def set_start(self, x: np.ndarray) -> None:
         for i, v in enumerate(x):
             self.m.v[i].set_value(float(v), skip_validation=True)
         self.opt.config.warmstart = True if hasattr(self.opt.config, "warmstart") else None
@@ -227,7 +228,7 @@ class PyomoBackend:
             if not self.has_int:
                 gap, bound = 0.0, bf
             else:
-                gap = abs(bf - bo) / max(abs(bf), 1e-10) if bo is not None else None
+                gap = abs(bf - bo) / max(abs(bf), PYOMO_GAP_FLOOR) if bo is not None else None
                 bound = bo
         if tc == TC.optimal:
             return SolveOutcome("optimal", x, res.best_feasible_objective, gap, bound=bound)
@@ -261,4 +262,4 @@ def make_backend(mm: MatrixModel, options: ClearingOptions):
         return HighsBackend(mm, options)
     if options.backend == "pyomo":
         return PyomoBackend(mm, options)
-    raise ValueError(f"unknown backend {options.backend!r} (use 'highs' or 'pyomo')")
+    raise ValueError(f"unknown backend {options.backend!r} (use one of {', '.join(BACKENDS)})")

@@ -51,23 +51,20 @@ def _solve(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _pack(parts: list[Any], k: int) -> list[Any]:
-    """Independent parts packed into at most ``k`` snapshots of similar size (largest first)."""
+    """Independent parts packed into at most ``k`` snapshots of similar size (largest first,
+    ``optimiser.components.pack``)."""
     from optimiser import Snapshot
+    from optimiser.components import pack
 
     if len(parts) <= 1 or k <= 1:
         return parts
-    bins: list[list[Any]] = [[] for _ in range(min(k, len(parts)))]
-    load = [0] * len(bins)
-    for p in sorted(parts, key=lambda p: -(len(p.bids) + len(p.needs))):
-        i = load.index(min(load))
-        bins[i].append(p)
-        load[i] += len(p.bids) + len(p.needs)
+    bins = pack([len(p.bids) + len(p.needs) for p in parts], k)
     first = parts[0]
     return [Snapshot(period_minutes=first.period_minutes, periods=first.periods,
-                     assets=tuple(a for p in b for a in p.assets),
-                     needs=tuple(n for p in b for n in p.needs),
-                     bids=tuple(x for p in b for x in p.bids), rules=first.rules)
-            for b in bins if b]
+                     assets=tuple(a for i in b for a in parts[i].assets),
+                     needs=tuple(n for i in b for n in parts[i].needs),
+                     bids=tuple(x for i in b for x in parts[i].bids), rules=first.rules)
+            for b in bins]
 
 
 @shared_task(name="flex.competition.clear_round", acks_late=True)

@@ -39,6 +39,7 @@ from flexplatform.db import bulk_insert, utcnow
 from flexplatform.governance.models import Product
 from flexplatform.notifications import notify
 from flexplatform.registration.models import Asset, AssetStatus
+from optimiser.reasons import REASON_TEXT as OPTIMISER_REASON_TEXT
 
 SYSTEM = audit.Actor.system()
 
@@ -307,24 +308,9 @@ def _store_verdicts(session: Session, bids: dict[uuid.UUID, Any], accepted: set[
     return rejected
 
 
-REASON_TEXT = {
-    "outcompeted": "price above the need-period's marginal cost: cheaper offers met the need",
-    "capacity_used_by_other_awards": "the asset's capacity went to other awards",
-    "stacking_conflict": "the asset was awarded an incompatible product in the same period",
-    "direction_conflict": "the asset was awarded the opposite direction in the same period",
-    "exclusive_group": "another bid of its exclusive group was accepted",
-    "primacy": "a higher-priority need took the asset",
-    "availability_price_above_cap": "availability price above the need's cap",
-    "utilisation_price_above_cap": "utilisation price above the need's cap",
-    "zone_mismatch": "asset outside the need's zone",
-    "direction_not_supported": "asset cannot move in the need's direction",
-    "no_deliverable_periods": "no period where the bid, the need and the asset all allow MW",
-    "indivisible_not_economic": "its minimum MW or all-or-nothing block did not pay against "
-                                "divisible offers",
-    "all_or_nothing_unavailable": "the all-or-nothing block includes a period the asset is "
-                                  "unavailable",
-    "not_awarded": "not awarded",
-}
+# the optimiser's codes and texts (one table, optimiser/reasons.py), and the platform's own
+# verdict for a live bid the result does not mention
+REASON_TEXT = {**OPTIMISER_REASON_TEXT, "not_awarded": "not awarded"}
 
 
 def _notify(session: Session, rnd: ClearingRound, markets: dict[uuid.UUID, Market],

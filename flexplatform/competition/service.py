@@ -32,7 +32,7 @@ from flexplatform.db import bulk_insert, utcnow
 from flexplatform.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from flexplatform.governance.models import Direction, Product, Zone, ZoneKind
 from flexplatform.registration.models import Asset, Prequalification, PrequalStatus, Role
-from flexplatform.registration.prequal import capability_for
+from optimiser.eligibility import can_move, capability, zone_serves
 
 MAX_REPORTED = 1000
 
@@ -196,14 +196,14 @@ def bid_problems(b: BidIn, ctx: BidContext, now: Any, base: list[Any]) -> list[d
         why = "; ".join(r["message"] for r in (pq.reasons if pq else [])) or "not prequalified"
         errs.append(field_error([*base, "asset_id"], f"asset not prequalified for "
                                 f"{product.code}: {why}", code="not_prequalified"))
-    if need.zone_code not in ("GB", asset.zone_code):
+    if not zone_serves(need.zone_code, asset.zone_code):
         errs.append(field_error([*base, "asset_id"], f"asset is in {asset.zone_code}; the need "
                                 f"is for {need.zone_code}", code="zone_mismatch"))
-    cap = capability_for(asset, need.direction.value)
+    cap = capability(asset.up_mw, asset.down_mw, need.direction.value)
     if len(b.mw) != len(need.mw):
         errs.append(field_error([*base, "mw"], f"{len(b.mw)} values; the need has "
                                 f"{len(need.mw)} periods", code="profile_length"))
-    elif cap <= 0:
+    elif not can_move(cap):
         errs.append(field_error([*base, "asset_id"], f"asset cannot move {need.direction.value}",
                                 code="direction_not_supported"))
     else:
@@ -387,7 +387,7 @@ def award_conflicts(session: Session, data: BidIn, need: Need, market: Market, a
                         f"{need.product_code}"})
         else:
             by_period[start] = by_period.get(start, 0.0) + mw
-    cap = capability_for(asset, need.direction.value)
+    cap = capability(asset.up_mw, asset.down_mw, need.direction.value)
     for start, used in sorted(by_period.items()):
         if used + wanted[start] > cap + 1e-9:
             out.append({"code": "capacity_already_awarded", "field": None, "message":

@@ -18,7 +18,7 @@ from flexplatform.competition.models import Market, MarketStatus, Need
 from flexplatform.db import utcnow
 from flexplatform.exploration.schemas import CatalogueNeed, NeedVerdict, Opportunities
 from flexplatform.registration.models import Asset, Participant, Prequalification, PrequalStatus
-from flexplatform.registration.prequal import capability_for
+from optimiser.eligibility import can_move, capability, zone_serves
 
 
 def open_needs_query(now: dt.datetime | None = None) -> Any:
@@ -90,10 +90,10 @@ def need_fit(asset: Asset, need: Need, prequal: Prequalification | None) -> list
                         "message": f"no prequalification for {need.product_code}"})
     elif prequal.status == PrequalStatus.ineligible:
         reasons.extend(prequal.reasons)
-    if need.zone_code not in ("GB", asset.zone_code):
+    if not zone_serves(need.zone_code, asset.zone_code):
         reasons.append({"code": "zone_mismatch",
                         "message": f"asset is in {asset.zone_code}, need is for {need.zone_code}"})
-    if capability_for(asset, need.direction.value) <= 0:
+    if not can_move(capability(asset.up_mw, asset.down_mw, need.direction.value)):
         reasons.append({"code": "direction_not_supported",
                         "message": f"asset cannot move {need.direction.value}"})
     return reasons

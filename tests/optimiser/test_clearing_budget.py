@@ -14,7 +14,7 @@ from optimiser.solver import HighsBackend
 
 @pytest.fixture(scope="module")
 def market_1000():
-    from bench.clearing import generate
+    from optimiser.generate import generate
 
     doc = generate(1000, seed=3)
     return doc, load_snapshot(doc)
@@ -69,7 +69,7 @@ def test_stage_skipped_when_start_has_nothing_unmet():
 
 
 def test_without_weighted_start_same_optimum(monkeypatch):
-    import optimiser.clearing as c
+    import optimiser.monolithic as c
 
     doc = _two_levels(T=2)
     doc["needs"][0]["mw"] = [5, 1]  # priority 1 now partly unmet too
@@ -97,7 +97,7 @@ def _zones_market():
 
 
 def test_stage_parts_split_by_zone():
-    from optimiser.clearing import stage_parts
+    from optimiser.holds import stage_parts
     from optimiser.problem import prepare
 
     prob = prepare(load_snapshot(_zones_market()))
@@ -114,7 +114,7 @@ def test_stage_parts_split_by_zone():
 
 
 def test_holds_by_part_same_result_as_one_row(monkeypatch):
-    import optimiser.clearing as c
+    import optimiser.monolithic as c
 
     doc = _zones_market()
     by_part = solve(doc)
@@ -133,16 +133,16 @@ def test_holds_by_part_same_result_as_one_row(monkeypatch):
 
 @pytest.mark.parametrize("market", ["gb", "dense"])
 def test_siloed_start_is_feasible(market):
-    from bench.clearing import generate
-    from optimiser.clearing import _feasible, siloed_start
-    from optimiser.model import build_matrix
+    from optimiser.generate import generate
+    from optimiser.model import build_matrix, feasible
     from optimiser.problem import prepare
+    from optimiser.start import siloed_start
 
     s = load_snapshot(generate(300, seed=5, market=market))
     prob = prepare(s)
     mm = build_matrix(prob)
     v = siloed_start(s, prob, mm)
-    assert _feasible(mm, v)
+    assert feasible(mm, v)
     assert mm.col_cost @ v < mm.col_cost[mm.blocks["u"]] @ prob.u_mw  # beats the empty clearing
 
 
@@ -151,6 +151,6 @@ def test_same_optimum_without_siloed_start(monkeypatch):
 
     doc = _zones_market()
     a = solve(doc)
-    monkeypatch.setattr(c, "USE_SILOED_START", False)
+    monkeypatch.setattr(c, "merit_order_start", lambda snap, prob, mm: None)
     b = solve(doc)
     assert a["stages"] == b["stages"] and a["objective"] == pytest.approx(b["objective"])

@@ -101,7 +101,7 @@ def test_outcompeted_reason():
 
 
 def test_time_limit_reported_honestly():
-    from bench.clearing import generate
+    from optimiser.generate import generate
 
     doc = generate(1000, seed=3)
     res = clear(load_snapshot(doc), ClearingOptions(time_limit=0.5, mip_rel_gap=0))

@@ -58,7 +58,7 @@ def test_merge_status_worst_wins():
 
 
 def test_clear_components_process_pool_matches():
-    from bench.clearing import generate
+    from optimiser.generate import generate
 
     doc = generate(150, seed=5, eso=False)
     doc["rules"]["primacy"] = "weighted"   # keep it quick; primacy is covered elsewhere

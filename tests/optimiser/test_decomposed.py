@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from opt_helpers import asset, bid, need, snap
 from test_clearing_properties import brute_force, markets
 
-from bench.clearing import generate
 from optimiser import ClearingOptions, clear, load_snapshot
 from optimiser.blocks import set_time_limit
+from optimiser.generate import generate
 
 DECOMPOSED = ClearingOptions(time_limit=30, mip_rel_gap=1e-9, method="decomposed")
 
@@ -117,13 +117,31 @@ def _held_gb_market(seed: int):
     return mm, dec, x
 
 
+def test_row_view_lookups_follow_added_rows():
+    """The row view's cached lookups (entries per row, row per entry, rows per column) must
+    see a hold added after they were built."""
+    mm, dec, _ = _held_gb_market(4)
+    rows = np.arange(dec.nrows)
+    ent, pos = dec.entries(rows)
+    assert np.array_equal(dec.row_of_entries()[ent], rows[pos])
+    col = int(dec.index[dec.start[0]])
+    before = dec.rows_of_cols(np.array([col]))
+    dec.add_row(np.array([col]), np.array([1.0]), 5.0)
+    assert len(dec.row_of_entries()) == len(dec.index)
+    after = dec.rows_of_cols(np.array([col]))
+    assert after.tolist() == [*before.tolist(), dec.nrows - 1]
+    x = np.zeros(mm.ncols)
+    assert dec.activity(x)[-1] == 0.0 and dec.clip_prices(np.array([dec.nrows - 1]),
+                                                          np.array([3.0])).tolist() == [0.0]
+
+
 def test_descent_keeps_feasibility_and_only_lowers_cost():
     """Each block is re-solved against the rest as it stands: every accepted move keeps the
     whole solution feasible (GB-wide coverage and holds included) and lowers the objective."""
     from optimiser.descent import Descent
 
     mm, dec, x = _held_gb_market(9)
-    link = dec._active_link(dec.ub - dec.lb > 1e-9)
+    link = dec.active_link()
     assert len(link)
     comps = dec.components(link)
     before = float(mm.col_cost @ x)
@@ -139,7 +157,9 @@ def test_decomposed_time_limit_is_a_budget():
     res = clear(load_snapshot(doc), ClearingOptions(time_limit=3, method="decomposed"))
     took = time.perf_counter() - t
     d = res.to_dict()
-    assert took < 4.5, took
+    # the extraction after the budget now has the merit-order start's awards to write even
+    # when no stage finishes; 2 s of slack as for the monolithic budget (a shared machine)
+    assert took < 3 + 2.0, took
     assert d["status"] in ("optimal", "feasible")
     assert check(doc, d) == []
 
@@ -151,9 +171,9 @@ def test_mix_of_priced_components_stays_feasible_under_a_tight_hold():
     mm, dec, cur = _held_gb_market(4)
     rel = dec.relaxation(mm.col_cost, time.perf_counter() + 30)
     assert rel is not None
-    link = dec._active_link(dec.ub - dec.lb > 1e-9)
+    link = dec.active_link()
     comps = dec.components(link)
-    out = comps.solve(mm.col_cost, (link, dec._prices(link, rel[2])), time.perf_counter() + 30,
+    out = comps.solve(mm.col_cost, (link, dec.prices(link, rel[2])), time.perf_counter() + 30,
                       1e-6)
     assert out is not None
     mixed = comps.mix(out[1], cur, link)
@@ -175,13 +195,13 @@ def test_column_generation_master_bounds_and_primal_under_a_tight_hold():
     mm, dec, cur = _held_gb_market(4)
     rel = dec.relaxation(mm.col_cost, time.perf_counter() + 30)
     assert rel is not None
-    link = dec._active_link(dec.ub - dec.lb > 1e-9)
+    link = dec.active_link()
     comps = dec.components(link)
     cg = ColumnGeneration(dec, comps, link, mm.col_cost)
     assert cg.add(cur) > 0 and cg.add(cur) == 0  # parts already in the master are not added
     cg.set_rest(cur)
     cur_cost = float(mm.col_cost @ cur)
-    lam = dec._prices(link, rel[2])
+    lam = dec.prices(link, rel[2])
     bounds = []
     for _ in range(4):
         out = comps.solve(mm.col_cost, (link, lam), time.perf_counter() + 30, 1e-9)
@@ -245,7 +265,7 @@ def test_greedy_mix_takes_cheaper_choices_a_row_can_spare():
     new = cur.copy()
     new[x.start + list(prob.x_bid).index(0)] = 0.0  # A dropped
     assert dec.feasible(cur) and dec.feasible(new)
-    link = dec._active_link(dec.ub - dec.lb > 1e-9)
+    link = dec.active_link()
     comps = dec.components(link)
     plain = comps.mix(new, cur, link)
     greedy = comps.mix(new, cur, link, mm.col_cost)
