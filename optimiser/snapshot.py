@@ -159,7 +159,7 @@ class Snapshot:
 # --------------------------------------------------------------------------- validation
 
 
-class _Collector:
+class Collector:
     """Accumulates problems; typed getters return a safe default so checking can go on."""
 
     def __init__(self) -> None:
@@ -178,7 +178,7 @@ class _Collector:
             return default
         v = obj[key]
         if kind == "num":
-            if not _is_num(v):
+            if not is_num(v):
                 self.add(where, id_, key, f"must be a finite number, got {v!r}")
                 return default
             v = float(v)
@@ -219,7 +219,7 @@ class _Collector:
             return (0.0,) * n
         if len(v) != n:
             self.add(where, id_, "mw", f"must have {n} values (one per period), got {len(v)}")
-        bad = [i for i, x in enumerate(v) if not _is_num(x) or x < 0]
+        bad = [i for i, x in enumerate(v) if not is_num(x) or x < 0]
         if bad:
             shown = ", ".join(f"[{i}]={v[i]!r}" for i in bad[:5])
             more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
@@ -229,11 +229,11 @@ class _Collector:
         return out if len(out) == n else (out + (0.0,) * n)[:n]
 
 
-def _is_num(v: Any) -> bool:
+def is_num(v: Any) -> bool:
     return (isinstance(v, (int, float)) and not isinstance(v, bool)) and math.isfinite(v)
 
 
-def _records(c: _Collector, doc: dict, key: str) -> list[tuple[int, dict]]:
+def records(c: Collector, doc: dict, key: str) -> list[tuple[int, dict]]:
     items = doc.get(key, [])
     if not isinstance(items, list):
         c.add(key, None, key, "must be a list")
@@ -247,7 +247,7 @@ def _records(c: _Collector, doc: dict, key: str) -> list[tuple[int, dict]]:
     return out
 
 
-def _unique(c: _Collector, key: str, ids: list[tuple[int, Any]]) -> None:
+def unique(c: Collector, key: str, ids: list[tuple[int, Any]]) -> None:
     seen: dict[Any, int] = {}
     for i, id_ in ids:
         if id_ is None:
@@ -260,7 +260,7 @@ def _unique(c: _Collector, key: str, ids: list[tuple[int, Any]]) -> None:
 
 def parse_snapshot(doc: Any) -> Snapshot:
     """Validate a decoded JSON document and build a Snapshot, or raise SnapshotError."""
-    c = _Collector()
+    c = Collector()
     if not isinstance(doc, dict):
         raise SnapshotError([{"path": "$", "id": None, "field": None,
                               "message": "snapshot must be a JSON object"}])
@@ -291,7 +291,7 @@ def parse_snapshot(doc: Any) -> Snapshot:
     T = len(periods)
 
     assets = []
-    for i, a in _records(c, doc, "assets"):
+    for i, a in records(c, doc, "assets"):
         p = f"assets[{i}]"
         id_ = c.get(a, "id", p, None, "str")
         unav = a.get("unavailable_periods", []) or []
@@ -312,10 +312,10 @@ def parse_snapshot(doc: Any) -> Snapshot:
                               minimum=0, maximum=1),
             unavailable_periods=tuple(sorted(set(unav))),
         ))
-    _unique(c, "assets", [(i, a.id) for i, a in enumerate(assets)])
+    unique(c, "assets", [(i, a.id) for i, a in enumerate(assets)])
 
     needs = []
-    for i, n in _records(c, doc, "needs"):
+    for i, n in records(c, doc, "needs"):
         p = f"needs[{i}]"
         id_ = c.get(n, "id", p, None, "str")
         needs.append(Need(
@@ -333,10 +333,10 @@ def parse_snapshot(doc: Any) -> Snapshot:
                                        required=False, default=0.0, minimum=0, maximum=1),
             gate_closure=c.get(n, "gate_closure", p, id_, "str?", required=False),
         ))
-    _unique(c, "needs", [(i, n.id) for i, n in enumerate(needs)])
+    unique(c, "needs", [(i, n.id) for i, n in enumerate(needs)])
 
     bids = []
-    for i, b in _records(c, doc, "bids"):
+    for i, b in records(c, doc, "bids"):
         p = f"bids[{i}]"
         id_ = c.get(b, "id", p, None, "str")
         bids.append(Bid(
@@ -351,7 +351,7 @@ def parse_snapshot(doc: Any) -> Snapshot:
                                  default=False),
             exclusive_group=c.get(b, "exclusive_group", p, id_, "str?", required=False),
         ))
-    _unique(c, "bids", [(i, b.id) for i, b in enumerate(bids)])
+    unique(c, "bids", [(i, b.id) for i, b in enumerate(bids)])
 
     r = doc.get("rules", {}) or {}
     if not isinstance(r, dict):

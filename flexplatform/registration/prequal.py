@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from optimiser.eligibility import capability
+
 
 class AssetLike(Protocol):
     status: Any
@@ -38,11 +40,8 @@ def _v(x: Any) -> Any:
 
 
 def capability_for(asset: AssetLike, direction: str) -> float:
-    if direction == "up":
-        return asset.up_mw or 0.0
-    if direction == "down":
-        return asset.down_mw or 0.0
-    return max(asset.up_mw or 0.0, asset.down_mw or 0.0)
+    """The asset's MW in a direction, by the rule the clearing applies."""
+    return capability(asset.up_mw, asset.down_mw, direction)
 
 
 def evaluate(asset: AssetLike, product: ProductLike) -> list[dict[str, str]]:

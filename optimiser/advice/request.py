@@ -17,12 +17,12 @@ from typing import Any
 
 from ..snapshot import (
     DIRECTIONS,
+    Collector,
     SnapshotError,
-    _Collector,
-    _is_num,
-    _records,
-    _unique,
+    is_num,
     parse_snapshot,
+    records,
+    unique,
 )
 
 
@@ -189,7 +189,7 @@ class AdviceRequest:
 # --------------------------------------------------------------------------- validation
 
 
-def _opt_num(c: _Collector, obj: dict, key: str, path: str, id_: Any, *,
+def _opt_num(c: Collector, obj: dict, key: str, path: str, id_: Any, *,
              minimum: float | None = None, maximum: float | None = None) -> float | None:
     """An optional number where null means "not given" (kept as None, not a default)."""
     if obj.get(key) is None:
@@ -197,7 +197,7 @@ def _opt_num(c: _Collector, obj: dict, key: str, path: str, id_: Any, *,
     return c.get(obj, key, path, id_, "num", minimum=minimum, maximum=maximum)
 
 
-def _num_list(c: _Collector, obj: dict, key: str, path: str, id_: Any, *, integer: bool = False,
+def _num_list(c: Collector, obj: dict, key: str, path: str, id_: Any, *, integer: bool = False,
               maximum: float | None = None) -> tuple:
     v = obj.get(key, [])
     if v is None:
@@ -212,7 +212,7 @@ def _num_list(c: _Collector, obj: dict, key: str, path: str, id_: Any, *, intege
         what = "integers >= 0"
     else:
         bad = [i for i, x in enumerate(v)
-               if not _is_num(x) or x < 0 or (maximum is not None and x > maximum)]
+               if not is_num(x) or x < 0 or (maximum is not None and x > maximum)]
         what = "finite numbers >= 0" + (f" and <= {maximum:g}" if maximum is not None else "")
     if bad:
         shown = ", ".join(f"[{i}]={v[i]!r}" for i in bad[:5])
@@ -222,7 +222,7 @@ def _num_list(c: _Collector, obj: dict, key: str, path: str, id_: Any, *, intege
     return tuple(int(x) for x in v) if integer else tuple(float(x) for x in v)
 
 
-def _axis_and_rules(c: _Collector, doc: dict) -> tuple[float, tuple[str, ...], tuple, float]:
+def _axis_and_rules(c: Collector, doc: dict) -> tuple[float, tuple[str, ...], tuple, float]:
     """Period axis and stacking rules, checked by the market-snapshot loader itself."""
     sub: dict[str, Any] = {"version": 1, "period_minutes": doc.get("period_minutes"),
                            "periods": doc.get("periods")}
@@ -242,7 +242,7 @@ def _axis_and_rules(c: _Collector, doc: dict) -> tuple[float, tuple[str, ...], t
     return (s.period_minutes, s.periods, s.rules.incompatible_products, s.rules.carbon_price)
 
 
-def _asset(c: _Collector, doc: dict, T: int) -> AdviceAsset:
+def _asset(c: Collector, doc: dict, T: int) -> AdviceAsset:
     a = doc.get("asset")
     p = "asset"
     if not isinstance(a, dict):
@@ -300,9 +300,9 @@ def _asset(c: _Collector, doc: dict, T: int) -> AdviceAsset:
     )
 
 
-def _needs(c: _Collector, doc: dict, T: int) -> tuple[AdviceNeed, ...]:
+def _needs(c: Collector, doc: dict, T: int) -> tuple[AdviceNeed, ...]:
     needs = []
-    for i, n in _records(c, doc, "needs"):
+    for i, n in records(c, doc, "needs"):
         p = f"needs[{i}]"
         id_ = c.get(n, "id", p, None, "str")
         needs.append(AdviceNeed(
@@ -317,11 +317,11 @@ def _needs(c: _Collector, doc: dict, T: int) -> tuple[AdviceNeed, ...]:
             expected_utilisation=_opt_num(c, n, "expected_utilisation", p, id_, minimum=0,
                                           maximum=1),
         ))
-    _unique(c, "needs", [(i, n.id) for i, n in enumerate(needs)])
+    unique(c, "needs", [(i, n.id) for i, n in enumerate(needs)])
     return tuple(needs)
 
 
-def _products(c: _Collector, doc: dict) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _products(c: Collector, doc: dict) -> tuple[tuple[str, tuple[str, ...]], ...]:
     prods = doc.get("products")
     if prods is None:
         return ()
@@ -343,10 +343,10 @@ def _products(c: _Collector, doc: dict) -> tuple[tuple[str, tuple[str, ...]], ..
     return tuple(out)
 
 
-def _history(c: _Collector, doc: dict) -> tuple[HistoryGroup, ...]:
+def _history(c: Collector, doc: dict) -> tuple[HistoryGroup, ...]:
     groups = []
     keys = []
-    for i, g in _records(c, doc, "history"):
+    for i, g in records(c, doc, "history"):
         p = f"history[{i}]"
         product = c.get(g, "product", p, None, "str", default="")
         zone = c.get(g, "zone", p, None, "str?", required=False)
@@ -382,7 +382,7 @@ def parse_advice_request(doc: Any) -> AdviceRequest:
     if not isinstance(doc, dict):
         raise AdviceRequestError([{"path": "$", "id": None, "field": None,
                                    "message": "advice request must be a JSON object"}])
-    c = _Collector()
+    c = Collector()
     version = doc.get("version")
     if version != 1 or isinstance(version, bool):
         c.add("version", None, "version", f"must be 1, got {version!r}")
