@@ -1,4 +1,4 @@
-"""The ``flexplatform`` command: serve, workers, migrations, admin, clearing and the demo."""
+"""The ``flexplatform`` command: serve, workers, migrations, admin, clearing, settlement and the demo."""
 
 from __future__ import annotations
 
@@ -132,6 +132,20 @@ def clear(
         raise typer.BadParameter("use auto, monolithic or decomposed", param_hint="--method")
     raise typer.Exit(main(snapshot, out=out, time_limit=time_limit, gap=gap, threads=threads,
                           method=method))
+
+
+@app.command()
+def settle(
+    document: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    check: Annotated[bool, typer.Option(
+        "--check", help="exit 1 if the re-run's outputs differ from the document's")] = False,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="write the document with the re-run's outputs here")] = None,
+) -> None:
+    """Re-run a settlement run document and print its statements."""
+    from settlement.cli import main
+
+    raise typer.Exit(main(document, check=check, out=out))
 
 
 @app.command()

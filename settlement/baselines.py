@@ -24,9 +24,10 @@ import pandas as pd
 
 from .calendar import NON_WORKING, WORKING
 from .meter import MeterGrid
-from .periods import HALF_HOUR_NS, LONDON, MAX_PERIODS, clock_slots, to_settlement_periods
+from .periods import HALF_HOUR_NS, LONDON, MAX_PERIODS, clock_slots, to_settlement_periods, utc_ns
 
 __all__ = [
+    "BASELINE_STATUSES",
     "BL01",
     "METHODS",
     "AssetCapacity",
@@ -43,22 +44,32 @@ __all__ = [
 ]
 
 SLOTS = 48
+# Per-target baseline status, most to least serious; the verification shows it per period.
+BASELINE_STATUSES = ("ok", "partial_window", "missing_window", "no_history")
 
 
 @dataclass
 class BaselineContext:
-    """Everything history-based methods need, computed once per verification run."""
+    """Everything history-based methods need, computed once per verification run.
+
+    ``instructed``: sorted keys ``p * T + t`` of every instructed (point, half hour), so
+    an adjustment window never reads a reading taken under an instruction.
+    """
 
     grid: MeterGrid
     measure: str  # import / export / net
     day_types: np.ndarray  # (D,) WORKING / NON_WORKING
     event_days: np.ndarray  # (P, D) bool: days excluded from like-day history
-    _slots: np.ndarray | None = field(default=None, repr=False)
+    instructed: np.ndarray | None = None
+    _values: np.ndarray | None = field(default=None, repr=False)
+    _slot_t: tuple | None = field(default=None, repr=False)
     _coverage: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def values(self) -> np.ndarray:
-        return self.grid.measure(self.measure)
+        if self._values is None:
+            self._values = self.grid.measure(self.measure)
+        return self._values
 
     def period_slot_table(self) -> np.ndarray:
         """(D, 50) clock slot of each period of each day, -1 past the day's end."""
@@ -69,9 +80,10 @@ class BaselineContext:
             out[rows, :k] = clock_slots(k)
         return out
 
-    def slot_values(self) -> np.ndarray:
-        """(P, D, 48) kWh by local clock slot (NaN where a day lacks the slot)."""
-        if self._slots is None:
+    def slot_t(self) -> tuple[np.ndarray, np.ndarray]:
+        """(D, 48) timeline index of each clock slot of each day (-1: the day lacks it),
+        and (D, 48) of its second occurrence (-1 except the 50-period day's 01:00, 01:30)."""
+        if self._slot_t is None:
             g = self.grid
             D = len(g.days)
             first = np.full((D, SLOTS), -1, dtype=np.int64)
@@ -87,29 +99,54 @@ class BaselineContext:
                 if k == 50:  # the repeated 01:00 and 01:30 (periods 5 and 6)
                     second[rows, 2] = t[:, 4]
                     second[rows, 3] = t[:, 5]
-            v = self.values
-            s1 = v[:, np.maximum(first, 0)]
-            s1[:, first < 0] = np.nan
-            rep = second >= 0
+            self._slot_t = (first, second)
+        return self._slot_t
+
+    def by_slot(self, p: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """kWh by local clock slot of point ``p[i]`` on day ``d[i, k]``: shape d.shape + (48,).
+
+        NaN where the day lacks the slot (46-period day); the 50-period day's repeated
+        01:00 and 01:30 are the mean of their two readings.  Gathers only the days asked
+        for: no (points x days x 48) copy of the history is made.
+        """
+        first, second = self.slot_t()
+        v = self.values
+        pp = p.reshape(p.shape + (1,) * (d.ndim - p.ndim + 1))
+        out = v[pp, first[d]]
+        odd = self.grid.n_periods[d] != SLOTS
+        if odd.any():  # clock-change days among those asked for: a handful of rows
+            idx = np.nonzero(odd)
+            f, sd = first[d[idx]], second[d[idx]]
+            rows = np.broadcast_to(pp, (*d.shape, 1))[idx]
+            vals = v[rows, np.maximum(f, 0)]
+            vals[f < 0] = np.nan
+            rep = sd >= 0
             if rep.any():
-                s2 = v[:, second[rep]]
-                s1[:, rep] = _nanmean(np.stack([s1[:, rep], s2]), axis=0)
-            self._slots = s1
-        return self._slots
+                two = v[np.broadcast_to(rows, sd.shape)[rep], sd[rep]]
+                vals[rep] = _nanmean(np.stack([vals[rep], two]), axis=0)
+            out[idx] = vals
+        return out
 
     def coverage(self) -> np.ndarray:
         """(P, D) share of each day's periods with a usable reading."""
         if self._coverage is None:
-            v = ~np.isnan(self.values)
-            c = np.add.reduceat(v, self.grid.offsets[:-1], axis=1)
-            self._coverage = c / self.grid.n_periods[None, :]
+            g = self.grid
+            if getattr(g, "complete", False):
+                self._coverage = np.ones((len(g.points), len(g.days)))
+            else:
+                c = np.empty((len(g.points), len(g.days)))
+                for lo in range(0, len(g.points), 4096):  # bounded temporaries
+                    ok = ~np.isnan(self.values[lo:lo + 4096])
+                    c[lo:lo + 4096] = np.add.reduceat(ok, g.offsets[:-1], axis=1)
+                self._coverage = c / g.n_periods[None, :]
         return self._coverage
 
 
 @dataclass
 class Targets:
-    """Point-days to baseline.  ``first_t`` is the timeline index of the first
-    instructed period that day (for in-day adjustment), ``rank_slots`` the instructed
+    """Point-days to baseline.  ``first_t`` is the timeline index of the start of the
+    first instruction touching that day (for the in-day adjustment; it may lie on an
+    earlier day when the instruction runs past midnight), ``rank_slots`` the instructed
     clock slots (for highest/lowest day selection); both optional."""
 
     p: np.ndarray
@@ -120,13 +157,32 @@ class Targets:
     def __len__(self) -> int:
         return len(self.p)
 
+    def subset(self, rows: np.ndarray) -> Targets:
+        return Targets(self.p[rows], self.d[rows],
+                       None if self.first_t is None else self.first_t[rows],
+                       None if self.rank_slots is None else self.rank_slots[rows])
+
 
 @dataclass
 class BaselineResult:
+    """``status`` per target (see :data:`BASELINE_STATUSES`): ``missing_window`` and
+    ``no_history`` come with a NaN baseline (the day cannot be verified);
+    ``partial_window`` is an adjustment from fewer readings than the window holds,
+    allowed by the method's ``min_window_periods``."""
+
     kwh: np.ndarray  # (n, 50)
     days_used: np.ndarray  # (n,) history days averaged, -1 if not history based
     adjustment_kwh: np.ndarray  # (n,) in-day adjustment applied (0 if none)
     fallback: np.ndarray  # (n,) bool: the configured fallback method was used
+    status: np.ndarray | None = None  # (n,) str
+    window_readings: np.ndarray | None = None  # (n,) readings in the adjustment window, -1: none
+
+    def __post_init__(self):
+        n = self.kwh.shape[0]
+        if self.status is None:
+            self.status = np.full(n, "ok", dtype=object)
+        if self.window_readings is None:
+            self.window_readings = np.full(n, -1, dtype=np.int64)
 
 
 def _nanmean(a: np.ndarray, axis: int) -> np.ndarray:
@@ -216,19 +272,18 @@ class XofY(BaselineMethod):
         valid = cand >= 0
         cd = np.maximum(cand, 0)
         elig = (valid & (ctx.day_types[cd] == ctx.day_types[t.d][:, None])
-                & ~ctx.event_days[t.p[:, None], cd]
-                & (ctx.coverage()[t.p[:, None], cd] >= self.min_coverage))
+                & ~ctx.event_days[t.p[:, None], cd])
+        if self.min_coverage > 0:
+            elig &= ctx.coverage()[t.p[:, None], cd] >= self.min_coverage
         chosen = elig & (np.cumsum(elig, axis=1) <= Y[:, None])
         pos = np.argsort(~chosen, axis=1, kind="stable")[:, :Ymax]
         ok = np.take_along_axis(chosen, pos, axis=1)
         hist_d = np.take_along_axis(cd, pos, axis=1)
-        H = ctx.slot_values()[t.p[:, None], hist_d]  # (n, Ymax, 48)
+        H = ctx.by_slot(t.p, hist_d)  # (n, Ymax, 48)
         H[~ok] = np.nan
         nsel = ok.sum(axis=1)
         k = np.minimum(X, nsel)
-        if self.selector == "all":
-            use = ok
-        else:
+        if self.selector != "all":
             if t.rank_slots is not None and t.rank_slots.any():
                 m = np.where(t.rank_slots.any(axis=1)[:, None, None] & ~t.rank_slots[:, None, :],
                              np.nan, H)
@@ -240,15 +295,17 @@ class XofY(BaselineMethod):
             lo = {"lowest": np.zeros_like(k), "highest": nsel - k,
                   "middle": (nsel - k) // 2}[self.selector]
             use = ok & (rank >= lo[:, None]) & (rank < (lo + k)[:, None])
-        H[~use] = np.nan
+            H[~use] = np.nan
         base = _nanmean(H, axis=1)
-        base[nsel < self.min_days] = np.nan
-        return base, np.where(nsel >= self.min_days, k, 0)
+        short = nsel < self.min_days
+        base[short] = np.nan
+        return base, np.where(short, 0, k)
 
     def compute(self, ctx, targets):
         b, used = self.unadjusted(ctx, targets)
         r = self._plain(_to_periods(ctx, targets.d, b))
         r.days_used = used
+        r.status[np.isnan(b).all(axis=1)] = "no_history"
         return r
 
 
@@ -261,47 +318,81 @@ class BL01(XofY):
 
     Unadjusted: mean of the same clock slot over the previous ``y`` like days (working
     or non-working) that were not event days.  In-day adjustment: mean of (metered -
-    unadjusted) over the ``window_periods`` periods ending ``gap_periods`` before the
-    first instructed period (defaults: 6 periods = 3 h, ending 1 h before), clipped to
-    the settlement day; added to every period of the day per ``adjustment``:
-    none, symmetric, positive_only (only ever raises the baseline) or negative_only
-    (only ever lowers it, which blunts inflating pre-event demand).  A baseline is
-    never below zero.
+    unadjusted) over the window of ``window_periods`` periods ending ``gap_periods``
+    before the start of the event (defaults: 6 periods = 3 h, ending 1 h before).  The
+    window is counted in elapsed half hours and runs back across midnight when the event
+    starts early (an event at 02:00 reads 22:00-01:00); a window period on an earlier
+    day is compared with that day's own unadjusted baseline.  Readings taken under an
+    instruction, or missing, do not count: with fewer than ``min_window_periods`` usable
+    window readings (default: all of them) the day has no baseline (status
+    ``missing_window``, paid nothing until the readings arrive); with fewer than the
+    whole window but enough, the status is ``partial_window``.  The adjustment is added
+    to every period of the day per ``adjustment``: none, symmetric, positive_only (only
+    ever raises the baseline) or negative_only (only ever lowers it, which blunts
+    inflating pre-event demand).  A baseline is never below zero.
     """
 
     adjustment: str = "symmetric"
     window_periods: int = 6
     gap_periods: int = 2
+    min_window_periods: int | None = None
     name: ClassVar[str] = "BL01"
 
     def __post_init__(self):
         super().__post_init__()
         if self.adjustment not in ADJUSTMENTS:
             raise ValueError(f"adjustment must be one of {ADJUSTMENTS}")
+        if self.min_window_periods is None:
+            self.min_window_periods = self.window_periods
+        if not 1 <= self.min_window_periods <= self.window_periods:
+            raise ValueError("need 1 <= min_window_periods <= window_periods")
 
     def compute(self, ctx, targets):
         b, used = self.unadjusted(ctx, targets)
         per = _to_periods(ctx, targets.d, b)
         n = len(targets)
-        adj = np.zeros(n)
-        if self.adjustment != "none" and targets.first_t is not None and n:
-            g = ctx.grid
-            day0 = g.offsets[targets.d]
-            rel = (targets.first_t - self.gap_periods - self.window_periods)[:, None] \
-                + np.arange(self.window_periods)[None, :]
-            inday = rel >= day0[:, None]
-            tt = np.maximum(rel, 0)
-            metered = ctx.values[targets.p[:, None], tt]
-            j = np.clip(tt - day0[:, None], 0, MAX_PERIODS - 1)
-            unadj = np.take_along_axis(per, j, axis=1)
-            diff = np.where(inday, metered - unadj, np.nan)
-            adj = np.nan_to_num(_nanmean(diff, axis=1), nan=0.0)
-            if self.adjustment == "positive_only":
-                adj = np.maximum(adj, 0.0)
-            elif self.adjustment == "negative_only":
-                adj = np.minimum(adj, 0.0)
-            per = np.maximum(per + adj[:, None], 0.0)
-        return BaselineResult(per, used, adj, np.zeros(n, dtype=bool))
+        res = BaselineResult(per, used, np.zeros(n), np.zeros(n, dtype=bool))
+        res.status[np.isnan(b).all(axis=1)] = "no_history"
+        if self.adjustment == "none" or n == 0:
+            return res
+        if targets.first_t is None:
+            raise ValueError("BL01 with an in-day adjustment needs each target's event start "
+                             "(Targets.first_t)")
+        g = ctx.grid
+        W = self.window_periods
+        wt = (targets.first_t - self.gap_periods - W)[:, None] + np.arange(W)[None, :]
+        inside = wt >= 0  # before the grid's first half hour: not loaded, so missing
+        tt = np.maximum(wt, 0)
+        wd = np.searchsorted(g.offsets, tt, side="right") - 1
+        slot = ctx.period_slot_table()[wd, tt - g.offsets[wd]]
+        metered = np.where(inside, ctx.values[targets.p[:, None], tt], np.nan)
+        if ctx.instructed is not None and ctx.instructed.size:
+            key = targets.p[:, None] * int(g.offsets[-1]) + tt
+            pos = np.minimum(np.searchsorted(ctx.instructed, key), ctx.instructed.size - 1)
+            metered[ctx.instructed[pos] == key] = np.nan
+        unadj = np.take_along_axis(b, slot, axis=1)
+        earlier = inside & (wd != targets.d[:, None])
+        if earlier.any():  # window periods on an earlier day: that day's own baseline
+            pairs = targets.p[:, None] * len(g.days) + wd
+            uk, inv = np.unique(pairs[earlier], return_inverse=True)
+            ub, _ = self.unadjusted(ctx, Targets(uk // len(g.days), uk % len(g.days)))
+            unadj[earlier] = ub[inv, slot[earlier]]
+        diff = metered - unadj
+        count = (~np.isnan(diff)).sum(axis=1)
+        adj = np.nan_to_num(_nanmean(diff, axis=1), nan=0.0)
+        if self.adjustment == "positive_only":
+            adj = np.maximum(adj, 0.0)
+        elif self.adjustment == "negative_only":
+            adj = np.minimum(adj, 0.0)
+        has = res.status == "ok"
+        missing = has & (count < self.min_window_periods)
+        res.status[missing] = "missing_window"
+        res.status[has & ~missing & (count < W)] = "partial_window"
+        adj[missing] = 0.0
+        per = np.maximum(per + adj[:, None], 0.0)
+        per[missing] = np.nan
+        res.kwh, res.adjustment_kwh, res.window_readings = per, adj, count
+        return res
 
 
 @dataclass
@@ -326,19 +417,31 @@ class Nominated(BaselineMethod):
                 "deadline_days_before": self.deadline_days_before,
                 "deadline_time": self.deadline_time.isoformat()}
 
+    def deadlines(self, days) -> pd.DatetimeIndex:
+        """UTC deadline for nominations of each settlement day in ``days``.
+
+        The deadline is ``deadline_time`` local time ``deadline_days_before`` days before.
+        On the autumn clock change that wall time can happen twice (01:00-02:00): the
+        deadline is its FIRST occurrence (BST), the earlier and stricter instant.  In the
+        spring it can not happen at all: the deadline is the first instant after the gap
+        (02:00 BST).  It is never NaT, so no nomination is rejected for a clock change.
+        """
+        d = np.asarray(days, dtype="datetime64[D]") - np.timedelta64(self.deadline_days_before, "D")
+        local = pd.DatetimeIndex(d.astype("datetime64[ns]")) + pd.Timedelta(
+            hours=self.deadline_time.hour, minutes=self.deadline_time.minute,
+            seconds=self.deadline_time.second)
+        return local.tz_localize(LONDON, ambiguous=np.ones(len(local), dtype=bool),
+                                 nonexistent="shift_forward").tz_convert("UTC")
+
     def timely(self) -> pd.DataFrame:
         """Nominations that met their deadline, latest per (mpan, start)."""
         nom = self.nominations
         if nom is None or nom.empty:
             return pd.DataFrame(columns=["mpan", "start", "kwh"])
-        d, _ = to_settlement_periods(nom["start"])
-        dl_day = d - np.timedelta64(self.deadline_days_before, "D")
-        local = pd.DatetimeIndex(dl_day.astype("datetime64[ns]")) + pd.Timedelta(
-            hours=self.deadline_time.hour, minutes=self.deadline_time.minute)
-        deadline = local.tz_localize(LONDON, ambiguous="NaT", nonexistent="shift_forward").tz_convert("UTC")
-        sub = pd.DatetimeIndex(nom["submitted_at"]).tz_convert("UTC")
-        on_time = np.asarray(sub <= deadline)
-        ok = nom[on_time].sort_values("submitted_at", kind="stable")
+        d, _ = to_settlement_periods(pd.DatetimeIndex(utc_ns(nom["start"], "start"), tz="UTC"))
+        deadline = self.deadlines(d).asi8
+        sub = utc_ns(nom["submitted_at"], "submitted_at")
+        ok = nom[sub <= deadline].assign(_sub=sub[sub <= deadline]).sort_values("_sub", kind="stable")
         return ok.drop_duplicates(["mpan", "start"], keep="last")[["mpan", "start", "kwh"]]
 
     def compute(self, ctx, targets):
@@ -347,7 +450,7 @@ class Nominated(BaselineMethod):
         vals = np.full(g.import_kwh.shape, np.nan)
         if len(nom):
             pi = g.points.get_indexer(nom["mpan"])
-            ns = pd.DatetimeIndex(nom["start"]).tz_convert("UTC").as_unit("ns").asi8
+            ns = utc_ns(nom["start"], "start")
             t = (ns - g.starts_ns[0]) // HALF_HOUR_NS
             sel = (pi >= 0) & (t >= 0) & (t < g.offsets[-1])
             vals[pi[sel], t[sel]] = nom["kwh"].to_numpy(np.float64)[sel]
@@ -360,13 +463,12 @@ class Nominated(BaselineMethod):
         res = BaselineResult(per, np.full(n, -1), np.zeros(n), ~complete)
         if (~complete).any():
             fb = ~complete
-            sub = Targets(targets.p[fb], targets.d[fb],
-                          None if targets.first_t is None else targets.first_t[fb],
-                          None if targets.rank_slots is None else targets.rank_slots[fb])
-            r = self.fallback.compute(ctx, sub)
+            r = self.fallback.compute(ctx, targets.subset(fb))
             res.kwh[fb] = r.kwh
             res.days_used[fb] = r.days_used
             res.adjustment_kwh[fb] = r.adjustment_kwh
+            res.status[fb] = r.status
+            res.window_readings[fb] = r.window_readings
         return res
 
 

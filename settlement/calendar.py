@@ -18,7 +18,6 @@ import numpy as np
 
 WORKING = 0
 NON_WORKING = 1
-DAY_TYPE_NAMES = {WORKING: "working", NON_WORKING: "non_working"}
 
 # region name -> holidays subdivision code of the United Kingdom
 REGIONS = {

@@ -28,6 +28,7 @@ MAX_PERIODS = 50
 __all__ = [
     "LONDON",
     "MAX_PERIODS",
+    "NAT_NS",
     "SettlementPeriodError",
     "clock_slots",
     "day_start",
@@ -38,6 +39,7 @@ __all__ = [
     "periods_in_day",
     "to_settlement_period",
     "to_settlement_periods",
+    "utc_ns",
 ]
 
 
@@ -46,6 +48,8 @@ class SettlementPeriodError(ValueError):
 
 
 def _as_date(d) -> date:
+    if d is pd.NaT or d is None:
+        raise SettlementPeriodError("missing settlement date (NaT)")
     if isinstance(d, datetime):
         raise SettlementPeriodError("pass a settlement date (datetime.date), not a datetime")
     if isinstance(d, np.datetime64):
@@ -74,6 +78,8 @@ def period_starts(d: date) -> list[datetime]:
 
 
 def _check_aware(ts: datetime) -> datetime:
+    if ts is pd.NaT:
+        raise SettlementPeriodError("missing instant (NaT): a settlement period needs a start")
     if not isinstance(ts, datetime):
         raise SettlementPeriodError(f"expected a datetime, got {type(ts).__name__}")
     if ts.tzinfo is None or ts.tzinfo.utcoffset(ts) is None:
@@ -117,14 +123,70 @@ def day_table(first: date, last: date) -> tuple[np.ndarray, np.ndarray]:
     return days[:-1], starts.astype(np.int64)
 
 
+NAT_NS = np.iinfo(np.int64).min
+
+
+def utc_ns(values, name: str = "start", *, allow_nat: bool = False) -> np.ndarray:
+    """int64 ns since the epoch (UTC) of a column of instants, with a specific error.
+
+    One rule for every timestamp the engine reads (readings, instructions, nominations,
+    availability): a column must be timezone-aware and in ONE time zone (any zone: it
+    is converted to UTC).  Naive values, a mix of zones (an object column, typically
+    hand-built or half-parsed), values that are not timestamps, and NaT (unless
+    ``allow_nat``; NaT then stays :data:`NAT_NS`) raise :class:`SettlementPeriodError`
+    naming the column, the problem and the first offending row.
+    """
+    labels = values.index if isinstance(values, pd.Series) else None
+    arr = values.array if isinstance(values, pd.Series) else values
+
+    def where(mask) -> str:
+        k = int(np.argmax(mask))
+        return f" (first at row {labels[k]!r})" if labels is not None else f" (first at position {k})"
+
+    dtype = getattr(arr, "dtype", None)
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        idx = pd.DatetimeIndex(arr)
+    elif dtype is not None and dtype.kind == "M":
+        raise SettlementPeriodError(
+            f"column {name!r} holds naive timestamps: settlement needs timezone-aware instants "
+            "(e.g. pd.to_datetime(col, utc=True))")
+    else:
+        obj = np.asarray(arr, dtype=object)
+        if obj.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        isnat = np.fromiter((v is None or v is pd.NaT or (isinstance(v, float) and v != v)
+                             for v in obj), dtype=bool, count=obj.size)
+        is_dt = np.fromiter((isinstance(v, datetime) for v in obj), dtype=bool,
+                            count=obj.size) & ~isnat  # NaT is a datetime too
+        if (~is_dt & ~isnat).any():
+            bad = ~is_dt & ~isnat
+            v = obj[int(np.argmax(bad))]
+            raise SettlementPeriodError(
+                f"column {name!r} must hold timestamps, not {type(v).__name__} {v!r}{where(bad)}")
+        naive = np.fromiter((d and v.tzinfo is None for v, d in zip(obj, is_dt, strict=True)),
+                            dtype=bool, count=obj.size)
+        if naive.any():
+            raise SettlementPeriodError(
+                f"column {name!r} holds naive timestamps{where(naive)}: settlement needs "
+                "timezone-aware instants")
+        zones = sorted({str(v.tzinfo) for v, d in zip(obj, is_dt, strict=True) if d})
+        if len(zones) > 1:
+            raise SettlementPeriodError(
+                f"column {name!r} mixes time zones ({', '.join(zones)}): give every instant in one "
+                "zone (e.g. pd.to_datetime(col, utc=True))")
+        idx = pd.DatetimeIndex(pd.to_datetime(pd.Series(obj, dtype=object), utc=True))
+    ns = idx.tz_convert("UTC").as_unit("ns").asi8
+    if not allow_nat:
+        nat = ns == NAT_NS
+        if nat.any():
+            raise SettlementPeriodError(
+                f"column {name!r} has {int(nat.sum())} missing (NaT) instants{where(nat)}")
+    return ns
+
+
 def _utc_ns(index) -> np.ndarray:
     """int64 ns since epoch of a tz-aware index/Series/array; refuses naive input."""
-    if isinstance(index, pd.Series):
-        index = index.array
-    idx = pd.DatetimeIndex(index)
-    if idx.tz is None:
-        raise SettlementPeriodError("naive timestamps: settlement needs timezone-aware instants")
-    return idx.tz_convert("UTC").as_unit("ns").asi8
+    return utc_ns(index, "timestamps", allow_nat=True)
 
 
 def to_settlement_periods(index) -> tuple[np.ndarray, np.ndarray]:
@@ -136,7 +198,7 @@ def to_settlement_periods(index) -> tuple[np.ndarray, np.ndarray]:
     ns = _utc_ns(index)
     if ns.size == 0:
         return np.array([], dtype="datetime64[D]"), np.array([], dtype=np.int64)
-    if (ns == np.iinfo(np.int64).min).any():
+    if (ns == NAT_NS).any():
         raise SettlementPeriodError("NaT is not a settlement period start")
     lo = pd.Timestamp(ns.min(), tz="UTC").tz_convert(LONDON).date() - timedelta(days=1)
     hi = pd.Timestamp(ns.max(), tz="UTC").tz_convert(LONDON).date() + timedelta(days=1)

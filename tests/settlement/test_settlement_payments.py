@@ -19,6 +19,7 @@ from settlement import (
     ProductBaselines,
     Tier,
     Zero,
+    availability_factors,
     availability_lines,
     build_statements,
     money,
@@ -155,7 +156,7 @@ def test_utilisation_sliding_scale_by_hand():
 
 def test_penalties_by_hand():
     rules = PaymentRules(penalty=PenaltyTerms(shortfall_price=Decimal("50"), failed_fee=Decimal("25"),
-                                              failed_below_ratio=0.5))
+                                              failed_below_ratio=Decimal("0.5")))
     # 0.8 of 1 MWh: shortfall 0.2 MWh x GBP 50 = GBP 10.00 charged; not failed (>= 50 %)
     p = penalty_lines(verify_generator(400.0).instructions, rules)
     assert p["kind"].tolist() == ["penalty_shortfall"] and p["amount"].tolist() == [Decimal("-10.00")]
@@ -165,7 +166,8 @@ def test_penalties_by_hand():
     # full delivery: no penalty lines
     assert penalty_lines(verify_generator(500.0).instructions, rules).empty
     # apply_below_ratio 0.75: 80 % delivery escapes the shortfall charge
-    lenient = PaymentRules(penalty=PenaltyTerms(shortfall_price=Decimal("50"), apply_below_ratio=0.75))
+    lenient = PaymentRules(penalty=PenaltyTerms(shortfall_price=Decimal("50"),
+                                                apply_below_ratio=Decimal("0.75")))
     assert penalty_lines(verify_generator(400.0).instructions, lenient).empty
 
 
@@ -188,26 +190,33 @@ def test_availability_by_hand():
     # 18 Jan: 6 periods at 2 MW, 2 at 1 MW -> share (6 + 2 x 0.5)/8 = 0.875 -> 7
     # 19 Jan: wholly unavailable -> 0
     # 15 x GBP 4.50 = GBP 67.50
-    a = availability_lines(CONTRACTS, windows, decl, PaymentRules())
+    factors = availability_factors(CONTRACTS, windows, decl)
+    assert factors["factor"].tolist() == [1.0] * 14 + [0.5] * 2 + [0.0] * 8
+    a = availability_lines(CONTRACTS, factors, PaymentRules())
     assert a["quantity_mwh"].tolist() == [Decimal("15.000000")]
-    assert a["amount"].tolist() == [Decimal("67.50")] and a["month"].tolist() == ["2024-01"]
+    assert a["amount"].tolist() == [Decimal("67.50")] and a["period"].tolist() == ["2024-01"]
     # scaled by last month's 75 % performance through SSEN tiers: x 0.75 = 50.625 -> 50.63
     scaled = PaymentRules(availability_scaling=SSEN_TIERS)
-    a = availability_lines(CONTRACTS, windows, decl, scaled, last_month_ratio={"C1": 0.75})
+    a = availability_lines(CONTRACTS, factors, scaled, last_period_ratio={"C1": "0.75"})
     assert a["amount"].tolist() == [Decimal("50.63")]
     # last month under 50 %: availability scaled to nothing
-    a = availability_lines(CONTRACTS, windows, decl, scaled, last_month_ratio={"C1": 0.4})
+    a = availability_lines(CONTRACTS, factors, scaled, last_period_ratio={"C1": "0.4"})
     assert a["amount"].tolist() == [Decimal("0.00")]
     # undeclared periods count as unavailable: drop all declarations -> 0
-    a = availability_lines(CONTRACTS, windows, decl.iloc[:0], PaymentRules())
+    a = availability_lines(CONTRACTS, availability_factors(CONTRACTS, windows, decl.iloc[:0]),
+                           PaymentRules())
     assert a["amount"].tolist() == [Decimal("0.00")]
+    # a run names its own statement period
+    assert availability_lines(CONTRACTS, factors, PaymentRules(), period="run-7")[
+        "period"].tolist() == ["run-7"]
 
 
 def test_statement_adds_up_exactly():
     windows, decl = _availability_fixture()
     rules = PaymentRules(penalty=PenaltyTerms(shortfall_price=Decimal("50")))
     ins = verify_generator(400.0).instructions
-    st_ = build_statements(availability_lines(CONTRACTS, windows, decl, rules),
+    st_ = build_statements(availability_lines(CONTRACTS, availability_factors(CONTRACTS, windows,
+                                                                              decl), rules),
                            utilisation_lines(ins, CONTRACTS, rules), penalty_lines(ins, rules))
     st_.check()
     t = st_.totals.iloc[0]
@@ -221,7 +230,7 @@ def test_statement_lines_split_by_fsp_mo_month_and_sum_with_odd_pennies():
     # many small lines whose unrounded sum differs from the sum of rounded lines
     lines = pd.DataFrame({
         "fsp": ["F1"] * 3 + ["F2"], "mo": ["M1"] * 3 + ["M1"], "contract_id": "C",
-        "month": ["2024-01"] * 2 + ["2024-02", "2024-01"], "kind": "utilisation",
+        "period": ["2024-01"] * 2 + ["2024-02", "2024-01"], "kind": "utilisation",
         "reference": ["a", "b", "c", "d"], "quantity_mwh": Decimal("1"),
         "unit_price": Decimal("0.005"), "multiplier": Decimal("1"),
         "amount": [money(Decimal("0.005"))] * 4})
