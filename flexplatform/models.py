@@ -22,3 +22,10 @@ from flexplatform.registration.models import (  # noqa: F401
     TermsAcceptance,
     TermsVersion,
 )
+from flexplatform.reporting.models import (  # noqa: F401
+    BaselineMethodology,
+    MeterDataGrant,
+    MeterPoint,
+    MeterReading,
+    MeterSubmission,
+)

@@ -1,0 +1,284 @@
+"""Storing one upload: stage every checked row, then merge them as new versions.
+
+Batches are checked as they arrive (``validate.check``) and their good rows written to a
+temporary staging table (COPY on Postgres), so memory holds one batch, never the upload.
+:meth:`Ingest.finish` then works in SQL, inside the request's transaction:
+
+1. group the staged rows by (meter, period): identical repeats count once; a pair seen
+   with different values is a conflict (409 listing their rows);
+2. if any row failed a check or any pair conflicts, raise: the transaction rolls back and
+   nothing is stored (all problems are reported, up to a cap, with their count);
+3. under the ingest lock, compare with the latest stored version of each pair: a pair
+   new to the platform is version 1, changed values are version n+1, identical values
+   are left alone (an identical re-send is a no-op and creates no submission);
+4. create the month partitions the new rows need and insert them.
+
+Only meters that already hold readings in the upload's period range are looked up row
+by row; the others are inserted straight away, so a fresh day costs one probe per meter,
+not per reading.
+
+The ingest lock (a transaction-level advisory lock on Postgres; SQLite has one writer)
+makes submission ids follow commit order, and keeps two uploads from both taking the
+same next version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from flexplatform import audit
+from flexplatform.db import utcnow
+from flexplatform.errors import Conflict, InvalidInput, field_error
+from flexplatform.registration.service import MAX_REPORTED_ERRORS
+from flexplatform.reporting import partitions, validate
+from flexplatform.reporting.models import MeterSubmission
+from flexplatform.reporting.validate import Checked, MeterAccess, Problems
+
+INGEST_LOCK = 7_201_339  # pg_advisory_xact_lock key: one merge at a time
+
+
+def rows_pointer(row: int, name: str) -> list[Any]:
+    """Where a CSV or Parquet problem is: /rows/<row number>/<column>."""
+    return ["rows", row, name]
+
+
+def json_pointer(row: int, name: str) -> list[Any]:
+    """Where a bulk JSON problem is: /readings/<index>/<field> (row numbers are 1-based)."""
+    return ["readings", row - 1, name]
+
+
+@dataclass
+class Outcome:
+    submission_id: int | None
+    rows: int
+    stored: int
+    corrections: int
+    unchanged: int
+    duplicates: int
+    first_period: dt.datetime | None
+    last_period: dt.datetime | None
+    existing_submissions: list[int] = field(default_factory=list)
+
+
+class _Stage:
+    """The staging table and the dialect-specific SQL around it."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.pg = session.get_bind().dialect.name == "postgresql"
+        tag = uuid.uuid4().hex[:12]
+        self.t = {k: f"meter_{k}_{tag}" for k in ("stage", "pairs", "touched", "current")}
+        self.created: list[str] = []
+        self.create("stage", "(row_no bigint, m integer, p timestamptz, i float8, e float8)"
+                    if self.pg else "(row_no INTEGER, m INTEGER, p TEXT, i REAL, e REAL)")
+
+    def create(self, key: str, body: str) -> None:
+        name = self.t[key]
+        if body.startswith("AS "):
+            ddl = f"CREATE TEMP TABLE {name} {'ON COMMIT DROP ' if self.pg else ''}{body}"
+        else:
+            ddl = f"CREATE TEMP TABLE {name} {body}{' ON COMMIT DROP' if self.pg else ''}"
+        self.run(ddl)
+        self.created.append(name)
+        if self.pg and key != "stage":
+            self.run(f"ANALYZE {name}")
+
+    def run(self, sql: str, **params: Any) -> Any:
+        return self.session.execute(text(sql.format(**self.t)), params)
+
+    def write(self, c: Checked) -> None:
+        if not len(c.rows):
+            return
+        starts = pa.array(c.start_s, pa.timestamp("s", "UTC"))
+        raw = self.session.connection().connection.driver_connection
+        if self.pg:
+            buf = io.BytesIO()
+            pcsv.write_csv(pa.table({"row_no": c.rows, "m": c.meter_ids, "p": starts,
+                                     "i": c.import_kwh, "e": c.export_kwh}), buf,
+                           pcsv.WriteOptions(include_header=False))
+            with raw.cursor() as cur, cur.copy(
+                    f"COPY {self.t['stage']} FROM STDIN (FORMAT csv)") as copy:
+                copy.write(buf.getbuffer())
+            return
+        # SQLite keeps datetimes as text in SQLAlchemy's format; staging writes the same.
+        texts = pc.strftime(starts, "%Y-%m-%d %H:%M:%S.000000").to_pylist()
+        raw.executemany(f"INSERT INTO {self.t['stage']} VALUES (?, ?, ?, ?, ?)",
+                        zip(c.rows.tolist(), c.meter_ids.tolist(), texts,
+                            c.import_kwh.tolist(), c.export_kwh.tolist(), strict=True))
+
+    def current_sql(self) -> str:
+        """Each touched pair with the latest stored version's values (NULL: none)."""
+        if self.pg:
+            return ("AS SELECT g.m, g.p, g.i, g.e, r.version AS v, r.import_kwh AS oi, "
+                    "r.export_kwh AS oe, r.submission_id AS os FROM {pairs} g "
+                    "JOIN {touched} t ON t.m = g.m LEFT JOIN LATERAL ("
+                    "SELECT version, import_kwh, export_kwh, submission_id "
+                    "FROM meter_readings r WHERE r.meter_point_id = g.m "
+                    "AND r.period_start = g.p ORDER BY version DESC LIMIT 1) r ON true")
+        return ("AS SELECT g.m, g.p, g.i, g.e, r.version AS v, r.import_kwh AS oi, "
+                "r.export_kwh AS oe, r.submission_id AS os FROM {pairs} g "
+                "JOIN {touched} t ON t.m = g.m LEFT JOIN meter_readings r "
+                "ON r.meter_point_id = g.m AND r.period_start = g.p AND r.version = ("
+                "SELECT max(x.version) FROM meter_readings x "
+                "WHERE x.meter_point_id = g.m AND x.period_start = g.p)")
+
+    def drop(self) -> None:
+        for name in reversed(self.created):
+            self.run(f"DROP TABLE IF EXISTS {name}")
+        self.created.clear()
+
+
+class Ingest:
+    """One upload in progress. ``add`` batches, then ``finish`` once; nothing is stored
+    unless every row of every batch is good."""
+
+    def __init__(self, session: Session, access: MeterAccess, *, source: str,
+                 submitted_by: uuid.UUID | None, actor: audit.Actor,
+                 filename: str | None = None,
+                 pointer: Callable[[int, str], list[Any]] = rows_pointer,
+                 now: dt.datetime | None = None, cap: int | None = None):
+        self.session, self.access, self.source = session, access, source
+        self.submitted_by, self.actor, self.filename = submitted_by, actor, filename
+        self.pointer, self.now = pointer, now or utcnow()
+        self.problems = Problems(cap or MAX_REPORTED_ERRORS)
+        self.rows = 0
+        self.staged = 0
+        self.months: set[int] = set()
+        self.first_s: int | None = None
+        self.last_s: int | None = None
+        # Largest Arrow allocation seen after a batch: the streaming bound, for tests/bench.
+        self.arrow_peak = 0
+        self._stage = _Stage(session)
+
+    def add(self, cols: dict[str, pa.Array], rows: np.ndarray) -> None:
+        self.rows += len(rows)
+        c = validate.check(cols, rows, self.access, self.problems, self.now, self.pointer)
+        if len(c.rows):
+            self._stage.write(c)
+            self.staged += len(c.rows)
+            self.months.update(np.unique(partitions.month_index(c.start_s)).tolist())
+            lo, hi = int(c.start_s.min()), int(c.start_s.max())
+            self.first_s = lo if self.first_s is None else min(self.first_s, lo)
+            self.last_s = hi if self.last_s is None else max(self.last_s, hi)
+        self.arrow_peak = max(self.arrow_peak, pa.total_allocated_bytes())
+
+    def feed(self, batches: Iterable[tuple[dict[str, pa.Array], np.ndarray]]) -> Ingest:
+        for cols, rows in batches:
+            self.add(cols, rows)
+        return self
+
+    def finish(self, content_sha256: str | None = None) -> Outcome:
+        try:
+            return self._finish(content_sha256)
+        finally:
+            self._stage.drop()
+
+    # ------------------------------------------------------------------------------------
+    def _finish(self, content_sha256: str | None) -> Outcome:
+        st = self._stage
+        if self.rows == 0:
+            raise InvalidInput("no readings in the upload",
+                               errors=[field_error(["rows"], "no readings")])
+        if st.pg:
+            st.run("SET LOCAL work_mem = '64MB'")
+            st.run("SET LOCAL enable_memoize = off")  # it caches 1 M unique probes for nothing
+            st.run("SET LOCAL jit = off")
+        st.create("pairs", "AS SELECT m, p, min(i) AS i, min(e) AS e, count(*) AS n, "
+                           "min(row_no) AS first_row, "
+                           "(min(i) <> max(i) OR min(e) <> max(e)) AS conflict "
+                           "FROM {stage} GROUP BY m, p")
+        pairs = st.run("SELECT count(*) FROM {pairs}").scalar_one()
+        conflicts = st.run("SELECT count(*) FROM {pairs} WHERE conflict").scalar_one()
+        if self.problems.count or conflicts:
+            self._refuse(conflicts)
+        if st.pg:
+            st.run("SELECT pg_advisory_xact_lock(:k)", k=INGEST_LOCK)
+        st.create("touched", "AS SELECT d.m FROM (SELECT m, min(p) AS lo, max(p) AS hi "
+                             "FROM {pairs} GROUP BY m) d WHERE EXISTS (SELECT 1 FROM "
+                             "meter_readings r WHERE r.meter_point_id = d.m AND "
+                             "r.period_start >= d.lo AND r.period_start <= d.hi)")
+        st.create("current", st.current_sql())
+        touched, fresh_in_touched, unchanged = st.run(
+            "SELECT count(*), coalesce(sum(CASE WHEN v IS NULL THEN 1 ELSE 0 END), 0), "
+            "coalesce(sum(CASE WHEN oi = i AND oe = e THEN 1 ELSE 0 END), 0) "
+            "FROM {current}").one()
+        corrections = touched - fresh_in_touched - unchanged
+        stored = pairs - touched + fresh_in_touched + corrections
+        existing = list(st.run("SELECT DISTINCT os FROM {current} WHERE v IS NOT NULL "
+                               "ORDER BY os LIMIT 100").scalars())
+        out = Outcome(None, self.rows, stored, corrections, unchanged, self.staged - pairs,
+                      _utc(self.first_s), _utc(self.last_s), existing)
+        if stored == 0:
+            return out  # an identical re-send: nothing changes, nothing to audit
+        sub = MeterSubmission(submitted_by=self.submitted_by, source=self.source,
+                              filename=self.filename, content_sha256=content_sha256,
+                              rows=self.rows, stored=stored, corrections=corrections,
+                              unchanged=unchanged, duplicates=out.duplicates,
+                              first_period=out.first_period, last_period=out.last_period)
+        self.session.add(sub)
+        self.session.flush()
+        out.submission_id = sub.id
+        created = partitions.ensure(self.session, self.months)
+        cols = "(period_start, import_kwh, export_kwh, meter_point_id, submission_id, version)"
+        n1 = st.run(f"INSERT INTO meter_readings {cols} SELECT p, i, e, m, :s, 1 FROM {{pairs}} "
+                    "WHERE m NOT IN (SELECT m FROM {touched})", s=sub.id).rowcount
+        n2 = st.run(f"INSERT INTO meter_readings {cols} SELECT p, i, e, m, :s, "
+                    "coalesce(v, 0) + 1 FROM {current} WHERE v IS NULL OR oi <> i OR oe <> e",
+                    s=sub.id).rowcount
+        if n1 + n2 != stored:  # the counts above and the inserts read the same tables
+            raise RuntimeError(f"ingest stored {n1 + n2} rows, expected {stored}")
+        audit.record(self.session, self.actor, "meter.readings.submit", "meter_submission",
+                     sub.id, {"source": self.source, "rows": self.rows, "stored": stored,
+                              "corrections": corrections, "unchanged": unchanged,
+                              "duplicates": out.duplicates, "first_period": out.first_period,
+                              "last_period": out.last_period, "sha256": content_sha256,
+                              "partitions_created": created})
+        return out
+
+    def _refuse(self, conflicts: int) -> None:
+        st = self._stage
+        errors = self.problems.sorted()
+        room = max(self.problems.cap - len(errors), 0)
+        if conflicts and room:
+            mpans = {v[0]: m for m, v in self.access.found.items()}
+            listed: dict[tuple[Any, Any], list[int]] = {}
+            for m, p, row in st.run(
+                    "SELECT s.m, s.p, s.row_no FROM {stage} s JOIN (SELECT m, p, first_row "
+                    "FROM {pairs} WHERE conflict ORDER BY first_row LIMIT :cap) c "
+                    "ON c.m = s.m AND c.p = s.p ORDER BY c.first_row, s.row_no", cap=room):
+                listed.setdefault((m, p), []).append(int(row))
+            for (m, p), rows in listed.items():
+                at = _as_utc(p).isoformat().replace("+00:00", "Z")
+                errors.append(field_error(
+                    self.pointer(rows[1], "start"),
+                    f"MPAN {mpans.get(m, m)} period {at} appears in rows "
+                    f"{', '.join(map(str, rows))} with different values", rows=rows,
+                    issue="conflict", mpan=mpans.get(m), start=at))
+        total = self.problems.count + conflicts
+        if self.problems.count:
+            raise InvalidInput(f"{total} problem(s) in {self.rows} row(s); nothing was stored",
+                               errors=errors, error_count=total)
+        raise Conflict(f"{conflicts} meter period(s) appear more than once with different "
+                       "values; nothing was stored", errors=errors, error_count=conflicts)
+
+
+def _utc(epoch_s: int | None) -> dt.datetime | None:
+    return None if epoch_s is None else dt.datetime.fromtimestamp(epoch_s, dt.UTC)
+
+
+def _as_utc(v: Any) -> dt.datetime:
+    if isinstance(v, dt.datetime):
+        return v.astimezone(dt.UTC) if v.tzinfo else v.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(str(v)).replace(tzinfo=dt.UTC)
