@@ -76,8 +76,9 @@ class CsvStream:
     """
 
     def __init__(self, chunks: Iterable[bytes], problems: Problems,
-                 chunk_bytes: int = CHUNK_BYTES):
-        self.chunks, self.problems, self.chunk_bytes = chunks, problems, chunk_bytes
+                 chunk_bytes: int | None = None):
+        self.chunks, self.problems = chunks, problems
+        self.chunk_bytes = chunk_bytes or CHUNK_BYTES
         self.sha256 = hashlib.sha256()
         self.names: list[str] | None = None
         self.next_row = 1

@@ -25,7 +25,6 @@ same next version.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -33,8 +32,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pcsv
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -92,8 +89,6 @@ class _Stage:
             ddl = f"CREATE TEMP TABLE {name} {body}{' ON COMMIT DROP' if self.pg else ''}"
         self.run(ddl)
         self.created.append(name)
-        if self.pg and key != "stage":
-            self.run(f"ANALYZE {name}")
 
     def run(self, sql: str, **params: Any) -> Any:
         return self.session.execute(text(sql.format(**self.t)), params)
@@ -101,21 +96,19 @@ class _Stage:
     def write(self, c: Checked) -> None:
         if not len(c.rows):
             return
-        starts = pa.array(c.start_s, pa.timestamp("s", "UTC"))
         raw = self.session.connection().connection.driver_connection
         if self.pg:
-            buf = io.BytesIO()
-            pcsv.write_csv(pa.table({"row_no": c.rows, "m": c.meter_ids, "p": starts,
-                                     "i": c.import_kwh, "e": c.export_kwh}), buf,
-                           pcsv.WriteOptions(include_header=False))
             with raw.cursor() as cur, cur.copy(
-                    f"COPY {self.t['stage']} FROM STDIN (FORMAT csv)") as copy:
-                copy.write(buf.getbuffer())
+                    f"COPY {self.t['stage']} FROM STDIN (FORMAT binary)") as copy:
+                copy.write(_binary_copy(c))
             return
         # SQLite keeps datetimes as text in SQLAlchemy's format; staging writes the same.
-        texts = pc.strftime(starts, "%Y-%m-%d %H:%M:%S.000000").to_pylist()
+        # Few distinct periods per batch (meters x periods): format each once.
+        uniq, inverse = np.unique(c.start_s, return_inverse=True)
+        texts = [dt.datetime.fromtimestamp(int(u), dt.UTC).strftime("%Y-%m-%d %H:%M:%S.000000")
+                 for u in uniq]
         raw.executemany(f"INSERT INTO {self.t['stage']} VALUES (?, ?, ?, ?, ?)",
-                        zip(c.rows.tolist(), c.meter_ids.tolist(), texts,
+                        zip(c.rows.tolist(), c.meter_ids.tolist(), [texts[i] for i in inverse],
                             c.import_kwh.tolist(), c.export_kwh.tolist(), strict=True))
 
     def current_sql(self) -> str:
@@ -199,8 +192,8 @@ class Ingest:
                            "min(row_no) AS first_row, "
                            "(min(i) <> max(i) OR min(e) <> max(e)) AS conflict "
                            "FROM {stage} GROUP BY m, p")
-        pairs = st.run("SELECT count(*) FROM {pairs}").scalar_one()
-        conflicts = st.run("SELECT count(*) FROM {pairs} WHERE conflict").scalar_one()
+        pairs, conflicts = st.run("SELECT count(*), coalesce(sum(CASE WHEN conflict THEN 1 "
+                                  "ELSE 0 END), 0) FROM {pairs}").one()
         if self.problems.count or conflicts:
             self._refuse(conflicts)
         if st.pg:
@@ -264,7 +257,7 @@ class Ingest:
                 errors.append(field_error(
                     self.pointer(rows[1], "start"),
                     f"MPAN {mpans.get(m, m)} period {at} appears in rows "
-                    f"{', '.join(map(str, rows))} with different values", rows=rows,
+                    f"{', '.join(map(str, rows))} with different values", row=rows[1], rows=rows,
                     issue="conflict", mpan=mpans.get(m), start=at))
         total = self.problems.count + conflicts
         if self.problems.count:
@@ -272,6 +265,27 @@ class Ingest:
                                errors=errors, error_count=total)
         raise Conflict(f"{conflicts} meter period(s) appear more than once with different "
                        "values; nothing was stored", errors=errors, error_count=conflicts)
+
+
+# Postgres binary COPY: every staged row is five fixed-width fields, so the whole batch is
+# one numpy record array (no text formatting on our side, no parsing on the server's, and
+# floats travel bit for bit).
+_PG_EPOCH_S = 946_684_800  # timestamptz counts microseconds from 2000-01-01 UTC
+_COPY_ROW = np.dtype([("n", ">i2"), ("l0", ">i4"), ("row_no", ">i8"), ("l1", ">i4"),
+                      ("m", ">i4"), ("l2", ">i4"), ("p", ">i8"), ("l3", ">i4"), ("i", ">f8"),
+                      ("l4", ">i4"), ("e", ">f8")])
+_COPY_HEAD = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_COPY_TAIL = b"\xff\xff"
+
+
+def _binary_copy(c: Checked) -> bytes:
+    rec = np.empty(len(c.rows), dtype=_COPY_ROW)
+    rec["n"] = 5
+    rec["l0"], rec["l1"], rec["l2"], rec["l3"], rec["l4"] = 8, 4, 8, 8, 8
+    rec["row_no"], rec["m"] = c.rows, c.meter_ids
+    rec["p"] = (c.start_s - _PG_EPOCH_S) * 1_000_000
+    rec["i"], rec["e"] = c.import_kwh, c.export_kwh
+    return _COPY_HEAD + rec.tobytes() + _COPY_TAIL
 
 
 def _utc(epoch_s: int | None) -> dt.datetime | None:

@@ -250,7 +250,7 @@ def _range_query(meter_ids: Any, start: dt.datetime, end: dt.datetime, versions:
         return q.order_by(r.meter_point_id, r.period_start, r.version)
     if dialect == "postgresql":
         # One index scan, newest version first within each (meter, period).
-        return q.distinct(r.meter_point_id, r.period_start).order_by(
+        return _distinct_on(q, r.meter_point_id, r.period_start).order_by(
             r.meter_point_id, r.period_start, r.version.desc())
     newer = aliased(MeterReading)
     cond = [newer.meter_point_id == r.meter_point_id, newer.period_start == r.period_start,
@@ -258,6 +258,14 @@ def _range_query(meter_ids: Any, start: dt.datetime, end: dt.datetime, versions:
     if as_of is not None:
         cond.append(newer.submission_id <= as_of)
     return q.where(~exists().where(and_(*cond))).order_by(r.meter_point_id, r.period_start)
+
+
+def _distinct_on(q: Any, *cols: Any) -> Any:
+    try:  # SQLAlchemy 2.1; 2.0 spells it select().distinct(*cols)
+        from sqlalchemy.dialects.postgresql import distinct_on
+    except ImportError:  # pragma: no cover
+        return q.distinct(*cols)
+    return q.ext(distinct_on(*cols))
 
 
 def readings_page(session: Session, mp: MeterPoint, start: dt.datetime, end: dt.datetime,
