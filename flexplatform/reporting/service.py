@@ -16,7 +16,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    any_,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 
 from flexplatform import audit
@@ -86,12 +100,19 @@ def submit_lookup(session: Session, principal: Principal | None
                   ) -> Callable[[list[str]], dict[str, tuple[int, int]]]:
     """For ``validate.MeterAccess``: the writable meter points among some MPANs."""
 
+    pg = session.get_bind().dialect.name == "postgresql"
+
     def lookup(mpans: list[str]) -> dict[str, tuple[int, int]]:
         found: dict[str, tuple[int, int]] = {}
-        for i in range(0, len(mpans), 5000):
+        step = 20_000 if pg else 5000
+        for i in range(0, len(mpans), step):
+            part = mpans[i : i + step]
+            # One array parameter on Postgres: a 5,000-value IN list is 3x slower to run.
+            match = (MeterPoint.mpan == any_(cast(literal(part), ARRAY(String))) if pg
+                     else MeterPoint.mpan.in_(part))
             q = (select(MeterPoint.mpan, MeterPoint.id, MeterPoint.measures)
                  .join(Asset, Asset.id == MeterPoint.asset_id)
-                 .where(MeterPoint.mpan.in_(mpans[i : i + 5000]), writable(principal)))
+                 .where(match, writable(principal)))
             for mpan, mid, measures in session.execute(q):
                 found[mpan] = (mid, _BITS[measures])
         return found
