@@ -110,3 +110,21 @@ def test_many_meters_mixed_fresh_and_touched(client, db, make_party, zones):
     assert (out["stored"], out["corrections"]) == (8, 1)
     versions = db.execute(select(MeterReading.version)).scalars().all()
     assert sorted(versions) == [1] * 8 + [2]
+
+
+def test_sparse_and_dense_resends_agree(client, db, metered):
+    """Re-sending a whole day (one scan per meter) and two periods weeks apart (a probe
+    per row) give the same versions."""
+    day = [(metered.mpan, iso(t), "1", "0") for t in half_hours(DAY, 48)]
+    late = (metered.mpan, iso(DAY + dt.timedelta(days=20)), "4", "0")
+    assert post_csv(client, metered.fsp, csv_text([*day, late])).json()["stored"] == 49
+    dense = [*day]
+    dense[10] = (metered.mpan, day[10][1], "2", "0")
+    out = post_csv(client, metered.fsp, csv_text(dense)).json()
+    assert (out["stored"], out["corrections"], out["unchanged"]) == (1, 1, 47)
+    sparse = [(metered.mpan, day[0][1], "1", "0"), (metered.mpan, late[1], "5", "0")]
+    out = post_csv(client, metered.fsp, csv_text(sparse)).json()
+    assert (out["stored"], out["corrections"], out["unchanged"]) == (1, 1, 1)
+    page = _read(client, metered, end=iso(DAY + dt.timedelta(days=21)))
+    assert [(x["version"], x["import_kwh"]) for x in page["items"]][9:11] == [(1, 1.0), (2, 2.0)]
+    assert (page["items"][-1]["version"], page["items"][-1]["import_kwh"]) == (2, 5.0)
