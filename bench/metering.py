@@ -287,7 +287,7 @@ def load_slice(mpans: list[str], days: int, first_day: int, rng) -> tuple[float,
 
 def query_timings(ids: np.ndarray, first_day: int, days: int) -> list[tuple[str, int, float]]:
     from flexplatform.db import unit_of_work
-    from flexplatform.reporting import service
+    from flexplatform.reporting import reads
 
     start = DAY0 + dt.timedelta(days=first_day)
     out = []
@@ -296,14 +296,18 @@ def query_timings(ids: np.ndarray, first_day: int, days: int) -> list[tuple[str,
         times = []
         for mid in ids[:: max(len(ids) // 5, 1)][:5]:
             t = time.perf_counter()
-            f = service.readings_frame(s, [int(mid)], start, month_end)
+            f = reads.readings_frame(s, [int(mid)], start, month_end)
             times.append(time.perf_counter() - t)
         out.append(("one meter, one month (median of 5)", len(f), float(np.median(times))))
         n = min(10_000, len(ids))
         day = start + dt.timedelta(days=days // 2)
         t = time.perf_counter()
-        f = service.readings_frame(s, ids[:n].tolist(), day, day + dt.timedelta(days=1))
+        f = reads.readings_frame(s, ids[:n].tolist(), day, day + dt.timedelta(days=1))
         out.append((f"{n:,} meters, one day", len(f), time.perf_counter() - t))
+        t = time.perf_counter()
+        f = reads.readings_frame(s, ids[:n].tolist(), start, month_end)
+        out.append((f"{n:,} meters, one month (a settlement shard)", len(f),
+                    time.perf_counter() - t))
     return out
 
 

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import (
     ColumnElement,
     String,
@@ -297,31 +296,3 @@ def readings_page(session: Session, mp: MeterPoint, start: dt.datetime, end: dt.
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = session.execute(q.limit(limit).offset(offset)).all()
     return rows, total
-
-
-def readings_frame(session: Session, meter_ids: Sequence[int], start: dt.datetime,
-                   end: dt.datetime, as_of: int | None = None) -> pd.DataFrame:
-    """The latest readings of these meter points in [start, end), as of submission
-    ``as_of``, in the settlement engine's frame (``settlement.meter.MeterData``): mpan,
-    start (UTC), import_kwh, export_kwh, version, plus submission_id.
-
-    With ``as_of`` the result never changes (see ``MeterSubmission``): what a
-    verification records to be re-run identically.
-    """
-    dialect = session.get_bind().dialect.name
-    parts = []
-    for i in range(0, len(meter_ids), 5000):
-        q = _range_query(list(meter_ids[i : i + 5000]), start, end, "latest", as_of, dialect)
-        parts.extend(session.execute(q).all())
-    frame = pd.DataFrame(parts, columns=["meter_point_id", "start", "import_kwh",
-                                         "export_kwh", "version", "submission_id"])
-    mpans = dict(session.execute(select(MeterPoint.id, MeterPoint.mpan).where(
-        MeterPoint.id.in_([int(m) for m in meter_ids]))).all()) if len(meter_ids) else {}
-    frame.insert(0, "mpan", frame.pop("meter_point_id").map(mpans))
-    frame["start"] = pd.to_datetime(frame["start"], utc=True)
-    return frame
-
-
-def watermark(session: Session) -> int | None:
-    """The newest submission: ``as_of`` this value is a fixed set of readings."""
-    return session.scalar(select(func.max(MeterSubmission.id)))

@@ -106,3 +106,24 @@ def test_rows_and_conflicts_across_chunks(client, db, metered, monkeypatch):
             for i in range(12) for m in (metered.mpan, other.mpan)]
     r = post_csv(client, metered.fsp, csv_text(rows))
     assert (r.json()["stored"], r.json()["duplicates"]) == (24, 0)
+
+
+def test_csv_upload_has_its_own_body_limit(app, client, metered):
+    """The streamed upload may exceed the general body limit, up to its own."""
+    from fastapi.testclient import TestClient
+
+    from flexplatform.app import API, BodyLimit
+
+    rows = [(metered.mpan, iso(DAY + dt.timedelta(minutes=30 * i)), "1", "0") for i in range(100)]
+    body = csv_text(rows)
+    assert 5000 < len(body) < 20_000
+    small = BodyLimit(app, max_bytes=1000, per_path={f"{API}/meter-readings/csv": 20_000})
+    h = metered.fsp.h | {"content-type": "text/csv"}
+    with TestClient(small, raise_server_exceptions=False) as c:
+        assert c.post(f"{API}/meter-readings/csv", content=body, headers=h).status_code == 201
+        r = c.post(f"{API}/meter-readings", headers=metered.fsp.h,
+                   json={"readings": [{"mpan": metered.mpan, "start": r[1], "import_kwh": 1}
+                                      for r in rows]})
+        assert r.status_code == 413
+        r = c.post(f"{API}/meter-readings/csv", content=body * 3, headers=h)
+        assert r.status_code == 413
