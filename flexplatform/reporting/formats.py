@@ -30,6 +30,7 @@ from flexplatform.reporting.validate import COLUMNS, Problems
 
 Batch = tuple[dict[str, pa.Array], np.ndarray]
 CHUNK_BYTES = 4 * 1024 * 1024
+MAX_LINE = 64 * 1024  # a reading is ~50 bytes; a longer line is not one
 PARQUET_BATCH_ROWS = 65_536
 _VALUES = ("import_kwh", "export_kwh")
 
@@ -91,18 +92,24 @@ class CsvStream:
             if self.names is None:
                 end = buf.find(b"\n")
                 if end < 0:
-                    if len(buf) > 64 * 1024:
+                    if len(buf) > MAX_LINE:
                         raise InvalidInput("the first line (the header) is too long",
                                            errors=[field_error(["header"], "too long")])
                     continue
                 self.names = header(self._text(bytes(buf[:end]), 0))
                 del buf[: end + 1]
-            if len(buf) >= self.chunk_bytes:
-                cut = buf.rfind(b"\n") + 1
-                if cut:
-                    part = bytes(buf[:cut])
-                    del buf[:cut]
-                    yield from self._parse(part)
+            while len(buf) >= self.chunk_bytes:  # however the body arrives, parse ~chunks
+                cut = buf.rfind(b"\n", 0, self.chunk_bytes) + 1 or buf.find(
+                    b"\n", self.chunk_bytes) + 1
+                if not cut:
+                    if len(buf) > self.chunk_bytes + MAX_LINE:
+                        raise InvalidInput(f"row {self.next_row} is longer than {MAX_LINE} "
+                                           "bytes", errors=[field_error(
+                                               ["rows", self.next_row], "line too long")])
+                    break
+                part = bytes(buf[:cut])
+                del buf[:cut]
+                yield from self._parse(part)
         if self.names is None:
             if not buf.strip():
                 raise InvalidInput("empty body: a CSV header and readings are expected",

@@ -116,8 +116,8 @@ def test_csv_upload_has_its_own_body_limit(app, client, metered):
 
     rows = [(metered.mpan, iso(DAY + dt.timedelta(minutes=30 * i)), "1", "0") for i in range(100)]
     body = csv_text(rows)
-    assert 5000 < len(body) < 20_000
-    small = BodyLimit(app, max_bytes=1000, per_path={f"{API}/meter-readings/csv": 20_000})
+    assert 3000 < len(body) < 10_000
+    small = BodyLimit(app, max_bytes=1000, per_path={f"{API}/meter-readings/csv": 10_000})
     h = metered.fsp.h | {"content-type": "text/csv"}
     with TestClient(small, raise_server_exceptions=False) as c:
         assert c.post(f"{API}/meter-readings/csv", content=body, headers=h).status_code == 201

@@ -156,6 +156,9 @@ def test_empty_and_non_utf8_bodies(client, setting):
     assert post_csv(client, fsp, HEADER).json()["errors"][0]["pointer"] == "/rows"
     r = post_csv(client, fsp, (HEADER + f"{mine.mpan},{iso(DAY)},1,0\n").encode() + b"\xff,x\n")
     assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/rows/2"
+    # A "line" of 5 MB is not a reading: refused without buffering the rest of the body.
+    r = post_csv(client, fsp, HEADER + f"{mine.mpan},{iso(DAY)},1,0\n" + "9" * 5_000_000)
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/rows/2"
 
 
 def test_measures_one_direction(client, make_party, zones):
