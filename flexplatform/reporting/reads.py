@@ -5,8 +5,9 @@ set a verification records; see ``models.MeterSubmission``), returned as numpy c
 or in the settlement engine's frame. On Postgres the rows leave the server by binary
 COPY and are parsed with one ``np.frombuffer`` (fixed-width fields); every version in the
 range is fetched and the latest kept in numpy, which is cheaper than asking the server to
-sort for DISTINCT ON (nearly every pair has one version). 10,000 meters x 1 day
-(480,000 rows) went from 29 s through ORM rows to ~2 s this way (loaded machine).
+sort for DISTINCT ON (nearly every pair has one version). The stream is parsed every few
+MB into native columns of 34 bytes a row. 10,000 meters x 1 day (480,000 rows) went from
+29 s through ORM rows to ~3 s this way (loaded machine).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from flexplatform.reporting.models import MeterPoint, MeterSubmission
 
 COLUMNS = ("meter_point_id", "start_s", "import_kwh", "export_kwh", "version", "submission_id")
+_DTYPES = (np.int32, np.int64, np.float64, np.float64, np.int16, np.int32)
 _PG_EPOCH_US = 946_684_800 * 1_000_000
 _ROW = np.dtype([("n", ">i2"), ("l0", ">i4"), ("m", ">i4"), ("l1", ">i4"), ("p", ">i8"),
                  ("l2", ">i4"), ("i", ">f8"), ("l3", ">i4"), ("e", ">f8"), ("l4", ">i4"),
@@ -49,30 +51,45 @@ def _select(ids: Sequence[int], start: dt.datetime, end: dt.datetime, as_of: int
             f"submission_id FROM meter_readings WHERE {where}")
 
 
-def _fetch_pg(session: Session, sql: str) -> dict[str, np.ndarray]:
+def _columns(rec: np.ndarray) -> dict[str, np.ndarray]:
+    """Fixed-width binary COPY records as native columns (34 bytes a row)."""
+    return {"meter_point_id": rec["m"].astype(np.int32),
+            "start_s": (rec["p"] + _PG_EPOCH_US) // 1_000_000,
+            "import_kwh": rec["i"].astype(np.float64), "export_kwh": rec["e"].astype(np.float64),
+            "version": rec["v"].astype(np.int16), "submission_id": rec["s"].astype(np.int32)}
+
+
+def _fetch_pg(session: Session, sql: str) -> list[dict[str, np.ndarray]]:
+    """Parse the COPY stream every few MB, so the raw bytes never add up to the result."""
     raw = session.connection().connection.driver_connection
-    buf = bytearray()
+    parts, buf, size = [], bytearray(), _ROW.itemsize
+    skip = _HEAD
     with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT binary)") as cp:
         for block in cp:
             buf += block
-    rec = np.frombuffer(bytes(buf[_HEAD:-_TAIL]), dtype=_ROW)
-    return {"meter_point_id": rec["m"].astype(np.int64),
-            "start_s": (rec["p"] + _PG_EPOCH_US) // 1_000_000,
-            "import_kwh": rec["i"].astype(np.float64), "export_kwh": rec["e"].astype(np.float64),
-            "version": rec["v"].astype(np.int64), "submission_id": rec["s"].astype(np.int64)}
+            if len(buf) < (4 << 20):
+                continue
+            n = (len(buf) - skip) // size
+            parts.append(_columns(np.frombuffer(buf, dtype=_ROW, count=n, offset=skip)))
+            del buf[: skip + n * size]
+            skip = 0
+    n = (len(buf) - skip - _TAIL) // size
+    if n > 0:
+        parts.append(_columns(np.frombuffer(buf, dtype=_ROW, count=n, offset=skip)))
+    return parts
 
 
-def _fetch_sqlite(session: Session, sql: str) -> dict[str, np.ndarray]:
+def _fetch_sqlite(session: Session, sql: str) -> list[dict[str, np.ndarray]]:
     rows = session.execute(text(sql)).all()
     if not rows:
-        return {c: np.empty(0, np.float64 if "kwh" in c else np.int64) for c in COLUMNS}
+        return []
     m, p, i, e, v, s = zip(*rows, strict=True)
     starts = pd.to_datetime(pd.Series(p), format="%Y-%m-%d %H:%M:%S.%f", utc=True)
-    return {"meter_point_id": np.asarray(m, np.int64),
-            "start_s": starts.dt.tz_convert(None).to_numpy().astype("datetime64[s]")
-            .astype(np.int64),
-            "import_kwh": np.asarray(i, np.float64), "export_kwh": np.asarray(e, np.float64),
-            "version": np.asarray(v, np.int64), "submission_id": np.asarray(s, np.int64)}
+    return [{"meter_point_id": np.asarray(m, np.int32),
+             "start_s": starts.dt.tz_convert(None).to_numpy().astype("datetime64[s]")
+             .astype(np.int64),
+             "import_kwh": np.asarray(i, np.float64), "export_kwh": np.asarray(e, np.float64),
+             "version": np.asarray(v, np.int16), "submission_id": np.asarray(s, np.int32)}]
 
 
 def latest_arrays(session: Session, meter_ids: Sequence[int], start: dt.datetime,
@@ -84,9 +101,11 @@ def latest_arrays(session: Session, meter_ids: Sequence[int], start: dt.datetime
     ids = [int(i) for i in meter_ids]
     for k in range(0, len(ids), _STEP):
         sql = _select(ids[k : k + _STEP], start, end, as_of, pg)
-        parts.append(_fetch_pg(session, sql) if pg else _fetch_sqlite(session, sql))
-    cols = {c: np.concatenate([p[c] for p in parts]) if parts else np.empty(0)
-            for c in COLUMNS}
+        parts.extend(_fetch_pg(session, sql) if pg else _fetch_sqlite(session, sql))
+    if not parts:
+        return {c: np.empty(0, d) for c, d in zip(COLUMNS, _DTYPES, strict=True)}
+    cols = {c: np.concatenate([p[c] for p in parts]) for c in COLUMNS}
+    del parts
     order = np.lexsort((cols["version"], cols["start_s"], cols["meter_point_id"]))
     cols = {c: a[order] for c, a in cols.items()}
     m, t = cols["meter_point_id"], cols["start_s"]
