@@ -33,16 +33,17 @@ def problem_response(err: DomainError, request: Request) -> JSONResponse:
 class BodyLimit:
     """Refuse bodies over the limit before they are buffered, chunked uploads included."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None):
+        self.app, self.max_bytes, self.per_path = app, max_bytes, per_path or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_big = PayloadTooLarge(f"request body exceeds {self.max_bytes} bytes")
+        limit = self.per_path.get(scope.get("path", ""), self.max_bytes)
+        too_big = PayloadTooLarge(f"request body exceeds {limit} bytes")
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await self._reject(scope, send, too_big)
                 return
         seen = 0
@@ -53,7 +54,7 @@ class BodyLimit:
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     exceeded = True
                     raise _TooLarge()
             return msg
@@ -178,6 +179,7 @@ def create_app() -> FastAPI:
     from flexplatform.exploration.routes import router as exploration_router
     from flexplatform.governance.routes import router as governance_router
     from flexplatform.registration.routes import router as registration_router
+    from flexplatform.reporting.routes import router as reporting_router
 
     app = FastAPI(
         title="Flexplatform",
@@ -242,13 +244,15 @@ def create_app() -> FastAPI:
         return {"status": "ok", "database": session.get_bind().dialect.name,
                 "tasks": "eager" if get_settings().eager else "celery"}
 
-    for r in (registration_router, exploration_router, competition_router, governance_router):
+    for r in (registration_router, exploration_router, competition_router, governance_router,
+              reporting_router):
         app.include_router(r, prefix=API)
     # The dashboard at / (pages, static files, HTML error pages off the API paths).
     from flexplatform.web.routes import install as install_web
 
     install_web(app)
-    app.add_middleware(BodyLimit, max_bytes=get_settings().max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=get_settings().max_body_bytes,
+                       per_path={f"{API}/meter-readings/csv": get_settings().max_meter_csv_bytes})
     app.add_middleware(InflightLimit, limit=get_settings().max_inflight_requests,
                        exempt=(f"{API}/health",))
     return app

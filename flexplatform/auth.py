@@ -183,6 +183,8 @@ def public() -> Any:
     return Depends(dependency)
 
 
+# Not Role.mda: several endpoints below treat "neither fsp nor mo" as oversight and show
+# everything, so a meter data agent is named only where it belongs (reporting/routes.py).
 ALL_ROLES = (Role.mo, Role.fsp, Role.regulator, Role.admin)
 Authenticated = Annotated[Principal, require(*ALL_ROLES)]
 AdminOnly = Annotated[Principal, require(Role.admin)]

@@ -19,6 +19,8 @@ audit_app = typer.Typer(help="Audit trail.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 app.add_typer(audit_app, name="audit")
+meter_app = typer.Typer(help="Meter readings.", no_args_is_help=True)
+app.add_typer(meter_app, name="meter")
 
 
 def _upgrade() -> None:
@@ -157,6 +159,45 @@ def demo(
     from flexplatform.demo.run import run_demo
 
     raise typer.Exit(run_demo(fast=fast, fresh=fresh))
+
+
+@meter_app.command("import")
+def meter_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    as_participant: Annotated[str | None, typer.Option(
+        "--as", help="submit as this fsp or mda participant id (its meter points only); "
+                     "default: the platform operator, for any registered meter point")] = None,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="csv or parquet (default: from the file name)")] = None,
+) -> None:
+    """Import meter readings (columns mpan, start, import_kwh, export_kwh; see
+    docs/reporting.md), all or nothing; a correction becomes a new version."""
+    import uuid
+
+    import pyarrow as pa
+
+    from flexplatform.db import unit_of_work
+    from flexplatform.errors import DomainError
+    from flexplatform.reporting.importer import FORMATS, import_file
+
+    if fmt is not None and fmt not in FORMATS:
+        raise typer.BadParameter("use csv or parquet", param_hint="--format")
+    try:
+        who = uuid.UUID(as_participant) if as_participant else None
+    except ValueError:
+        raise typer.BadParameter("a participant id (UUID)", param_hint="--as") from None
+    try:
+        with unit_of_work() as s:
+            out = import_file(s, file, fmt, who)
+    except DomainError as e:
+        typer.echo(f"{e.title}: {e.detail}", err=True)
+        for err in e.errors:
+            typer.echo(f"  {err.get('pointer', '')}: {err['message']}", err=True)
+        raise typer.Exit(1) from None
+    except (pa.ArrowException, OSError) as e:
+        typer.echo(f"cannot read {file}: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(_json(out.__dict__))
 
 
 def _json(obj: object) -> str:

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     max_inflight_requests: int = Field(default=32, ge=1, le=1000)
     max_bulk_assets: int = 10_000
     max_bulk_bids: int = 50_000
+    max_bulk_readings: int = 100_000
+    # The streamed CSV upload of meter readings holds one chunk in memory whatever its
+    # size, so it gets its own limit (a million rows is ~50 MB).
+    max_meter_csv_bytes: int = 2 * 1024 * 1024 * 1024
     # Optional server-side pepper mixed into API key hashes; keys are 256-bit random so a
     # plain SHA-256 is already infeasible to reverse, the pepper only adds defence in depth.
     api_key_pepper: str = ""

@@ -22,4 +22,11 @@ from flexplatform.registration.models import (  # noqa: F401
     TermsAcceptance,
     TermsVersion,
 )
+from flexplatform.reporting.models import (  # noqa: F401
+    BaselineMethodology,
+    MeterDataGrant,
+    MeterPoint,
+    MeterReading,
+    MeterSubmission,
+)
 from flexplatform.web.models import WebSession  # noqa: F401

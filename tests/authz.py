@@ -40,7 +40,7 @@ def api_routes(app: Any) -> list[tuple[str, str, APIRoute]]:
 
 
 def matrix_markdown(app: Any) -> str:
-    roles = ["public", "mo", "fsp", "regulator", "admin"]
+    roles = ["public", "mo", "fsp", "mda", "regulator", "admin"]
     lines = ["| method | path | " + " | ".join(roles) + " | terms |",
              "|---|---|" + "---|" * len(roles) + "---|"]
     for m, path, r in api_routes(app):

@@ -15,7 +15,7 @@ import pytest
 from tests.authz import api_routes, declared_roles, matrix_markdown
 from tests.helpers import asset_body
 
-ROLES = ["mo", "fsp", "regulator", "admin"]
+ROLES = ["mo", "fsp", "mda", "regulator", "admin"]
 
 
 def test_every_endpoint_declares_its_roles(app):

@@ -18,9 +18,11 @@ def test_single_head():
 def test_models_match_migrations(engine):
     """Runs on each backend's database, which the session built with Alembic only."""
     import flexplatform.models  # noqa: F401
+    from flexplatform.reporting.partitions import include_name
 
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                     "include_name": include_name})
         diff = compare_metadata(ctx, Base.metadata)
     assert diff == [], diff
 

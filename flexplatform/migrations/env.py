@@ -7,6 +7,7 @@ from alembic import context
 import flexplatform.models  # noqa: F401  (registers every table)
 from flexplatform.config import get_settings
 from flexplatform.db import Base, make_engine
+from flexplatform.reporting.partitions import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -37,7 +38,7 @@ def run_migrations_online() -> None:
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(connection=connection, target_metadata=target_metadata,
                       render_as_batch=connection.dialect.name == "sqlite",
-                      compare_type=True)
+                      compare_type=True, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -28,6 +28,9 @@ class Role(str, enum.Enum):
     fsp = "fsp"
     regulator = "regulator"
     admin = "admin"
+    # Meter data agent: submits readings for the meter points FSPs authorise it for, and
+    # calls nothing else (reporting/routes.py).
+    mda = "mda"
 
 
 class ParticipantStatus(str, enum.Enum):

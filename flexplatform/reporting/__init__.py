@@ -1,2 +1,3 @@
-"""Reporting stage (metering, verification, settlement, disputes): the pure engine lives in
-``settlement/``; storage and routes are filled by a later issue."""
+"""Reporting stage: meter points, meter data agents, versioned readings and baseline
+methodologies (this package; ``docs/reporting.md``); the pure engine that verifies and
+settles is ``settlement/``."""
