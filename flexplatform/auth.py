@@ -26,13 +26,7 @@ from flexplatform.audit import Actor
 from flexplatform.config import get_settings
 from flexplatform.db import get_session, utcnow
 from flexplatform.errors import Forbidden, TermsNotAccepted, Unauthenticated
-from flexplatform.registration.models import (
-    ApiKey,
-    Participant,
-    ParticipantStatus,
-    Role,
-    TermsVersion,
-)
+from flexplatform.identity import ApiKey, Participant, ParticipantStatus, Role, current_terms
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
@@ -129,15 +123,6 @@ def optional_principal(request: Request, session: SessionDep) -> Principal | Non
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
-
-
-def current_terms(session: Session) -> TermsVersion | None:
-    return session.scalar(
-        select(TermsVersion)
-        .where(TermsVersion.effective_from <= utcnow())
-        .order_by(TermsVersion.effective_from.desc(), TermsVersion.id.desc())
-        .limit(1)
-    )
 
 
 def require(*roles: Role | str, terms: bool = False) -> Any:

@@ -13,12 +13,11 @@ from flexplatform.competition.models import (  # noqa: F401
 from flexplatform.db import Base  # noqa: F401
 from flexplatform.governance.models import Product, TechnologyType, Zone  # noqa: F401
 from flexplatform.idempotency import IdempotencyRecord  # noqa: F401
-from flexplatform.notifications import Notification  # noqa: F401
-from flexplatform.registration.models import (  # noqa: F401
+from flexplatform.identity import (  # noqa: F401
     ApiKey,
-    Asset,
     Participant,
-    Prequalification,
     TermsAcceptance,
     TermsVersion,
 )
+from flexplatform.notifications import Notification  # noqa: F401
+from flexplatform.registration.models import Asset, Prequalification  # noqa: F401

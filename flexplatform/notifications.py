@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from flexplatform.config import get_settings
 from flexplatform.db import Base, after_commit, utcnow
 from flexplatform.errors import InvalidInput, field_error
+from flexplatform.identity import Participant
 
 DELIVER_TASK = "flex.notifications.deliver"
 
@@ -192,8 +193,6 @@ def deliver(session: Session, notification_id: uuid.UUID) -> str:
     ``failed`` lets the task layer retry with backoff; ``refused`` (an unsafe target) is
     final, and a delivered or webhook-less notification is never sent again.
     """
-    from flexplatform.registration.models import Participant
-
     n = session.get(Notification, notification_id)
     if n is None:
         return "missing"
