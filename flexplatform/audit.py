@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,6 +128,15 @@ def record(
     session.add(ev)
     session.flush()
     return ev
+
+
+def events(session: Session, after_seq: int = 0, limit: int = 100,
+           entity_id: str | None = None) -> Sequence[AuditEvent]:
+    """Events after ``after_seq`` in chain order, optionally about one entity."""
+    q = select(AuditEvent).where(AuditEvent.seq > after_seq)
+    if entity_id:
+        q = q.where(AuditEvent.entity_id == entity_id)
+    return session.scalars(q.order_by(AuditEvent.seq).limit(limit)).all()
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -143,10 +142,6 @@ def demo(
     from flexplatform.demo.run import run_demo
 
     raise typer.Exit(run_demo(fast=fast, fresh=fresh))
-
-
-def _json(obj: object) -> str:
-    return json.dumps(obj, indent=2, default=str)
 
 
 if __name__ == "__main__":

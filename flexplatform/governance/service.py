@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -84,11 +84,16 @@ def upsert_zone(session: Session, data: ZoneIn, actor: audit.Actor) -> Zone:
     return row
 
 
-def get_product(session: Session, code: str) -> Product:
-    p = session.get(Product, code)
-    if p is None:
-        raise NotFound(f"product {code} not found")
-    return p
+T = TypeVar("T", TechnologyType, Product, Zone)
+_LABEL = {TechnologyType: "technology", Product: "product", Zone: "zone"}
+
+
+def get_entry(session: Session, model: type[T], code: str) -> T:
+    """One taxonomy entry by code (a product, technology or zone), or 404."""
+    row = session.get(model, code)
+    if row is None:
+        raise NotFound(f"{_LABEL[model]} {code} not found")
+    return row
 
 
 # The GB taxonomy a fresh platform starts with: ENA's four DSO products and the main ESO
