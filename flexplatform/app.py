@@ -8,7 +8,7 @@ import json
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from flexplatform.auth import Public, SessionDep
 from flexplatform.config import get_settings
 from flexplatform.errors import PROBLEM_JSON, DomainError, PayloadTooLarge, field_error
+from flexplatform.validation import refuse_nul
 
 log = logging.getLogger("flexplatform")
 API = "/api/v1"
@@ -190,6 +191,7 @@ def create_app() -> FastAPI:
         ),
         docs_url="/docs",
         openapi_url=f"{API}/openapi.json",
+        dependencies=[Depends(refuse_nul)],
     )
 
     @app.exception_handler(DomainError)

@@ -40,6 +40,7 @@ from flexplatform.config import get_settings
 from flexplatform.idempotency import run_once
 from flexplatform.notifications import list_for
 from flexplatform.pagination import Limit, Offset, Page, page
+from flexplatform.validation import Version
 
 router = APIRouter()
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
@@ -184,13 +185,13 @@ def propose_rules(body: RuleSetIn, session: SessionDep, who: AdminOnly):
 
 @router.post("/rules/{version}/approve", response_model=RuleSetOut, tags=["rules"],
              summary="Approve a proposed rule change (an admin other than the proposer)")
-def approve_rules(version: int, session: SessionDep, who: AdminOnly):
+def approve_rules(version: Version, session: SessionDep, who: AdminOnly):
     return RuleSetOut.model_validate(rules.decide(session, version, True, who))
 
 
 @router.post("/rules/{version}/reject", response_model=RuleSetOut, tags=["rules"],
              summary="Reject a proposed rule change (an admin other than the proposer)")
-def reject_rules(version: int, session: SessionDep, who: AdminOnly):
+def reject_rules(version: Version, session: SessionDep, who: AdminOnly):
     return RuleSetOut.model_validate(rules.decide(session, version, False, who))
 
 

@@ -11,7 +11,6 @@ from typing import Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,6 +19,7 @@ from pydantic import (
 
 from flexplatform.registration.models import AssetStatus, ParticipantStatus, PrequalStatus, Role
 from flexplatform.registration.mpan import mpan_problem
+from flexplatform.validation import Timestamp
 
 
 class Input(BaseModel):
@@ -118,10 +118,13 @@ class ApiKeyCreated(BaseModel):
 
 
 class TermsCreate(Input):
-    version: Annotated[str, Field(min_length=1, max_length=40)]
+    # The version is a path segment (/terms/{version}/accept): a '/' or '?' in it could
+    # never be accepted, and every trading action would stop behind it.
+    version: Annotated[str, Field(min_length=1, max_length=40,
+                                  pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
     title: Name
     body: Annotated[str, Field(min_length=1, max_length=200_000)]
-    effective_from: AwareDatetime | None = None
+    effective_from: Timestamp | None = None
 
 
 class TermsOut(Output):
