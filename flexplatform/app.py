@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flexplatform.auth import Public, SessionDep
-from flexplatform.config import get_settings
+from flexplatform.config import ConfigError, get_settings
 from flexplatform.errors import PROBLEM_JSON, DomainError, PayloadTooLarge, field_error
 from flexplatform.validation import refuse_nul
 
@@ -228,6 +228,15 @@ def create_app() -> FastAPI:
     @app.exception_handler(PoolTimeout)
     async def pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:
         return _busy(request, "database busy: no free connection")
+
+    @app.exception_handler(ConfigError)
+    async def misconfigured(request: Request, exc: ConfigError) -> JSONResponse:
+        log.error("misconfigured: %s", exc)
+        body = {"type": "https://flexplatform.example/problems/misconfigured",
+                "title": "Not configured", "status": 503,
+                "detail": "the server is missing a setting this needs; an operator must "
+                          "fix it", "instance": request.url.path}
+        return JSONResponse(body, status_code=503, media_type=PROBLEM_JSON)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

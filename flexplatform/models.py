@@ -1,6 +1,6 @@
 """Every table, imported in one place so Alembic and ``create_all`` see the whole schema."""
 
-from flexplatform.audit import AuditEvent  # noqa: F401
+from flexplatform.audit import AuditCheckpoint, AuditEvent  # noqa: F401
 from flexplatform.competition.models import (  # noqa: F401
     Bid,
     ClearingRound,

@@ -102,4 +102,4 @@ def audit_events(session: SessionDep, who: AdminOrRegulator,
 @router.get("/audit/verify", response_model=AuditVerifyOut, tags=["audit"],
             summary="Verify the whole hash chain (admin, regulator)")
 def audit_verify(session: SessionDep, who: AdminOrRegulator):
-    return AuditVerifyOut.model_validate(audit.verify(session))
+    return AuditVerifyOut.model_validate(service.verify_audit(session))

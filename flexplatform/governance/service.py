@@ -15,6 +15,14 @@ from flexplatform.governance.schemas import ProductIn, TechnologyIn, ZoneIn
 from flexplatform.registration.service import recompute_for_product
 
 
+def verify_audit(session: Session) -> audit.VerifyReport:
+    """The chain held against its signed checkpoints and every head published in a
+    clearing result (the CLI and the API give the same answer)."""
+    from flexplatform.competition.clearing import published_heads
+
+    return audit.verify(session, anchors=published_heads(session))
+
+
 def list_technologies(session: Session) -> Sequence[TechnologyType]:
     return session.scalars(select(TechnologyType).order_by(TechnologyType.code)).all()
 
