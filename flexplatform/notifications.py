@@ -54,6 +54,16 @@ class Notification(Base):
     webhook_last_error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
+# A failed push is tried again this many times, after retry_delay(0), retry_delay(1), ...
+MAX_RETRIES = 5
+
+
+def retry_delay(retries: int) -> float:
+    """Seconds before retry number ``retries + 1``: base, 2 x base, 4 x base..., capped."""
+    s = get_settings()
+    return min(s.webhook_retry_max_s, s.webhook_retry_base_s * 2**retries)
+
+
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 

@@ -22,6 +22,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from flexplatform import audit, runs
+from flexplatform.competition import finality
 from flexplatform.competition import rules as rules_svc
 from flexplatform.competition.models import (
     LIVE_BID,
@@ -258,8 +259,10 @@ def build_snapshot(session: Session, rnd: ClearingRound) -> dict[str, Any]:
 def prepare(session: Session, round_id: uuid.UUID) -> dict[str, Any] | None:
     """Freeze the round's snapshot (once) and mark it running; None if nothing to do."""
     rnd = session.scalar(_lock(session, select(ClearingRound).where(ClearingRound.id == round_id)))
-    if rnd is None or rnd.status in (RoundStatus.done, RoundStatus.failed) or runs.held(rnd):
-        # Done, failed, or a live worker holds it (a duplicate message): nothing to do.
+    if rnd is None or rnd.status in (RoundStatus.done, RoundStatus.failed, RoundStatus.held) \
+            or runs.held(rnd):
+        # Done, failed, held for an admin, or a live worker holds it (a duplicate
+        # message): nothing to do.
         return None
     if rnd.snapshot is None:
         try:
@@ -283,13 +286,21 @@ def fail(session: Session, round_id: uuid.UUID, message: str) -> None:
 
 
 def store(session: Session, round_id: uuid.UUID, result: dict[str, Any],
-          parts: int = 1) -> bool:
-    """Write the round's decisions in one go; False if already stored (idempotent)."""
+          parts: int = 1, *, final: bool = False) -> bool:
+    """Write the round's decisions in one go; False if already stored (idempotent).
+
+    A result that is not final (:mod:`finality`) is re-run or held instead, unless
+    ``final`` (an admin released it). The chain's head is published in the stored result.
+    """
     rnd = session.scalar(_lock(session, select(ClearingRound).where(ClearingRound.id == round_id)))
-    if rnd is None or rnd.status == RoundStatus.done or rnd.snapshot is None:
+    if rnd is None or rnd.status == RoundStatus.done or rnd.snapshot is None \
+            or (rnd.status == RoundStatus.held and not final):
         return False
     if result["status"] not in ("optimal", "feasible"):
         fail(session, round_id, f"solver status {result['status']}: {result.get('message', '')}")
+        return True
+    if not final and not finality.is_final(result):
+        finality.not_final(session, rnd, result, parts)
         return True
     snap = rnd.snapshot
     axis = [dt.datetime.fromisoformat(t.replace("Z", "+00:00")) for t in snap["periods"]]
@@ -350,17 +361,30 @@ def store(session: Session, round_id: uuid.UUID, result: dict[str, Any],
     rejected = _store_verdicts(session, bids, accepted, result["rejected"])
     for m in markets.values():
         m.status = MarketStatus.cleared
+    # The audit chain's head, published with the result every participant can fetch: a
+    # tail rewritten after this moment no longer matches it (audit.verify).
+    seq, head_hash = audit.head(session, lock=True) or (0, audit.GENESIS)
+    result = {**result, "audit_head": {"seq": seq, "hash": head_hash}}
     rnd.result, rnd.result_sha256 = result, _sha(result)
-    rnd.status, rnd.finished_at = RoundStatus.done, utcnow()
+    rnd.status, rnd.finished_at, rnd.hold_reason = RoundStatus.done, utcnow(), None
     runs.release(session, rnd)
     rnd.solver_status, rnd.objective = result["status"], result.get("objective")
     rnd.timing = {**result.get("timing", {}), "parts": parts}
     audit.record(session, SYSTEM, "clearing.done", "clearing_round", rnd.id, {
         "snapshot_sha256": rnd.snapshot_sha256, "result_sha256": rnd.result_sha256,
         "status": result["status"], "objective": result.get("objective"),
-        "contracts": len(rows)})
+        "mip_gap": result.get("mip_gap"), "contracts": len(rows),
+        "audit_head": result["audit_head"]})
     _notify(session, rnd, markets, bids, accepted, rejected)
     return True
+
+
+def published_heads(session: Session) -> list[audit.Anchor]:
+    """The audit heads published in stored clearing results, for ``audit.verify``."""
+    rows = session.execute(select(ClearingRound.id, ClearingRound.result["audit_head"])
+                           .where(ClearingRound.status == RoundStatus.done)).all()
+    return [audit.Anchor(h["seq"], h["hash"], f"the result of clearing round {rid}")
+            for rid, h in rows if isinstance(h, dict) and h.get("seq")]
 
 
 def _store_verdicts(session: Session, bids: dict[uuid.UUID, Any], accepted: set[uuid.UUID],

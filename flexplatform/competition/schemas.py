@@ -209,11 +209,26 @@ class ClearingOut(Output):
     objective: float | None
     timing: dict[str, Any]
     error: str | None
+    hold_reason: str | None = None
+    time_limit_s: float | None = None
     snapshot_sha256: str | None
     result_sha256: str | None
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+
+
+Reason = Annotated[str, Field(min_length=3, max_length=2000)]
+
+
+class HoldRelease(Input):
+    reason: Reason = Field(description="Why the held result may stand as the market result.")
+
+
+class HoldRerun(Input):
+    time_limit_s: Annotated[float, Field(gt=0, le=24 * 3600, allow_inf_nan=False)] = Field(
+        description="The new solver time limit; above the last one.")
+    reason: Reason
 
 
 class AwardOut(Output):

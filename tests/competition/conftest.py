@@ -60,6 +60,9 @@ def live(backend: str, mode: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
     if mode == "worker":
         monkeypatch.setenv("FLEX_REDIS_URL", _redis_url())  # type: ignore[arg-type]
         monkeypatch.setenv("FLEX_TASK_ALWAYS_EAGER", "false")
+        # Keys of this test alone: a message left by another never reaches its worker, and
+        # a producer built later (after reset_runtime) still speaks to this worker.
+        monkeypatch.setenv("FLEX_REDIS_KEY_PREFIX", f"flextest-{uuid.uuid4().hex[:8]}:")
     else:
         monkeypatch.delenv("FLEX_REDIS_URL", raising=False)
         monkeypatch.setenv("FLEX_TASK_ALWAYS_EAGER", "true")
@@ -81,15 +84,6 @@ def live(backend: str, mode: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
         capp.loader.import_default_modules()
         import workers.tasks  # noqa: F401  (register shared tasks on this app)
 
-        capp.conf.broker_transport_options = {"visibility_timeout": 3600,
-                                              "global_keyprefix": f"flextest-{uuid.uuid4().hex[:8]}:"}
-        capp.conf.result_backend_transport_options = capp.conf.broker_transport_options
-        from flexplatform import queue
-
-        queue.producer.cache_clear()
-        prod = queue.producer()
-        prod.conf.broker_transport_options = capp.conf.broker_transport_options
-        prod.conf.result_backend_transport_options = capp.conf.broker_transport_options
         worker_ctx = start_worker(capp, pool="solo", concurrency=1, perform_ping_check=False,
                                   shutdown_timeout=30)
         worker_ctx.__enter__()
