@@ -115,9 +115,6 @@ def build(s: Any, n_assets: int = 100, seed: int = 7, gate_s: float = 3600.0
                 "all_or_nothing": bool(rng.random() < 0.35),
                 "exclusive_group": f"x{k}" if j < 2 and rng.random() < 0.5 else None})
     for f, (who, _) in enumerate(fsps):
-        try:
-            submit_bulk(s, per_fsp[f], who, 50_000)
-        except Exception as e:
-            print(e.errors[:5]); raise
+        submit_bulk(s, per_fsp[f], who, 50_000)
     return {"admin": admin_h, "dso": dso_h, "eso": eso_h, "gate": gate,
             "markets": [str(m_dso.id), str(m_eso.id)]}

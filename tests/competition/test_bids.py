@@ -315,3 +315,52 @@ def test_decommissioned_assets_are_left_out_of_the_snapshot(client, world, db):
     stored = db.get(Bid, uuid.UUID(bid["id"]))
     assert stored.status.value == "rejected"
     assert [x["code"] for x in stored.reasons] == ["asset_not_available"]
+
+
+def test_validation_reports_conflicts_with_awards_already_held(client, world, db, make_party):
+    """Event by event: a new bid checked against what the asset was already awarded."""
+    from decimal import Decimal
+
+    from flexplatform.competition.models import ClearingRound, Contract
+
+    fsp, mo = world["fsp"], world["mo"]
+    start = dt.datetime.fromisoformat(world["market"]["delivery_start"])
+    rnd = ClearingRound(market_ids=[], status="done")
+    db.add(rnd)
+    db.flush()
+    other_need = client.post(f"{API}/markets", headers=mo.h, json=market_body()).json()
+    held = {"round_id": rnd.id, "bid_id": None, "need_id": uuid.UUID(other_need["needs"][0]["id"]),
+            "market_id": uuid.UUID(other_need["id"]), "asset_id": uuid.UUID(world["asset"]),
+            "fsp_id": fsp.id, "mo_id": mo.id, "availability_price": Decimal("10"),
+            "utilisation_price": Decimal("100"), "status": "active"}
+    prior = client.post(f"{API}/bids", headers=fsp.h, json=bid_body(
+        world, need_id=other_need["needs"][0]["id"])).json()
+    held["bid_id"] = uuid.UUID(prior["id"])
+
+    def validate(mw):
+        r = client.post(f"{API}/bids/validate", headers=fsp.h, json=bid_body(world, mw=mw))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    assert validate([2.0, 2.0])["conflicts"] == []  # nothing held yet
+    # 1.5 MW up already awarded in the first period (the asset moves 2 MW up).
+    db.add(Contract(**held, product_code="sustain", direction="up", period_start=start,
+                    mw=1.5))
+    db.commit()
+    v = validate([1.0, 2.0])
+    assert v["eligible"]
+    assert [c["code"] for c in v["conflicts"]] == ["capacity_already_awarded"]
+    assert "1.5 MW already awarded" in v["conflicts"][0]["message"]
+    assert validate([0.5, 2.0])["conflicts"] == []  # 1.5 + 0.5 fits
+    # The opposite direction in the second period, and a product that cannot stack in it.
+    half = start + dt.timedelta(minutes=30)
+    db.add(Contract(**{**held, "bid_id": uuid.UUID(client.post(f"{API}/bids", headers=fsp.h,
+                    json=bid_body(world, need_id=other_need["needs"][0]["id"])).json()["id"])},
+                    product_code="sustain", direction="down", period_start=half, mw=1.0))
+    db.commit()
+    assert {c["code"] for c in validate([0.5, 1.0])["conflicts"]} == {"direction_conflict"}
+    db.execute(Contract.__table__.delete().where(Contract.period_start == half))
+    db.add(Contract(**held, product_code="quick_reserve", direction="up", period_start=half,
+                    mw=0.5))
+    db.commit()
+    assert {c["code"] for c in validate([0.5, 1.0])["conflicts"]} == {"stacking_conflict"}
