@@ -154,6 +154,13 @@ def test_market_day(live):
     assert abs(s2["needs"][0]["unmet_mwh"] - 2.0) < 1e-6  # 1 MW short for 2 hours
     assert {a["asset_id"] for a in s1["needs"][0]["assets"]} == {b1, d1}
     assert c.get(f"{API}/markets/{m1['id']}/schedule", headers=p["mo2"]["h"]).status_code == 404
+    # Now the battery holds dynamic awards: a quick_reserve bid for the same periods is
+    # flagged against them (the two products cannot stack under the default rules).
+    v = c.post(f"{API}/bids/validate", headers=p["fsp1"]["h"], json={
+        "need_id": n2, "asset_id": b1, "mw": [2.0] * 4, "availability_price": "10",
+        "utilisation_price": "200"}).json()
+    assert not v["eligible"] and [x["code"] for x in v["problems"]] == ["gate_closed"]
+    assert [x["code"] for x in v["conflicts"]] == ["stacking_conflict"] * 4
     rejected = c.get(f"{API}/bids/{b1_n2}", headers=p["fsp1"]["h"]).json()
     assert rejected["status"] == "rejected"
     assert {r["code"] for r in rejected["reasons"]} & {"stacking_conflict", "primacy"}
