@@ -176,6 +176,17 @@ def test_market_day(live):
     assert c.get(f"{API}/assets/{b1}", headers=p["mo1"]["h"]).status_code == 200
     assert c.get(f"{API}/assets/{g1}", headers=p["mo1"]["h"]).status_code == 404
 
+    # The round itself: oversight sees it whole; a party only its own markets, and no
+    # total objective (as /result hides the others' costs).
+    whole = c.get(f"{API}/clearings/{rid}", headers=p["reg"]["h"]).json()
+    assert set(whole["market_ids"]) == {m1["id"], m2["id"]} and whole["objective"] > 0
+    for who, mine in (("mo2", [m2["id"]]), ("fsp2", [m1["id"]]), ("fsp1", [m1["id"], m2["id"]])):
+        seen = c.get(f"{API}/clearings/{rid}", headers=p[who]["h"]).json()
+        assert sorted(seen["market_ids"]) == sorted(mine) and seen["objective"] is None, who
+        listed = c.get(f"{API}/clearings", headers=p[who]["h"]).json()
+        assert [(r["id"], sorted(r["market_ids"]), r["objective"]) for r in listed] == \
+            [(rid, sorted(mine), None)], who
+
     # Documents: the regulator gets the exact snapshot/result; an FSP only its part.
     full = c.get(f"{API}/clearings/{rid}/snapshot", headers=p["reg"]["h"]).json()
     assert not full["redacted"] and len(full["bids"]) == 4
@@ -210,4 +221,10 @@ def test_market_day(live):
     assert c.get(f"{API}/awards", headers=p["reg"]["h"]).json()["total"] == before
     assert len(c.get(f"{API}/clearings", headers=p["reg"]["h"]).json()) == 1
     v = c.get(f"{API}/audit/verify", headers=p["reg"]["h"]).json()
-    assert v["ok"]
+    assert v["ok"], v
+    # The result published the chain's head as it stood when the round was stored.
+    head = result["audit_head"]
+    stored = next(e for e in c.get(f"{API}/audit/events?entity_id={rid}",
+                                   headers=p["reg"]["h"]).json() if e["action"] == "clearing.done")
+    assert stored["prev_hash"] == head["hash"] and stored["seq"] == head["seq"] + 1
+    assert stored["data"]["audit_head"] == head
