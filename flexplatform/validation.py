@@ -89,6 +89,14 @@ Offset = Annotated[int, Query(ge=0, le=INT32_MAX, description="rows to skip")]
 Seq = Annotated[int, Query(ge=0, le=INT64_MAX)]
 Version = Annotated[int, Path(ge=1, le=INT32_MAX)]
 
+# Taxonomy codes, and terms versions (a path segment: a '/' or '?' in one could never be
+# accepted, and every trading action would stop behind it).
+CODE_PATTERN = r"^[A-Za-z0-9_\-\.]+$"
+TERMS_VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+CodePath = Annotated[str, Path(min_length=1, max_length=60, pattern=CODE_PATTERN)]
+TermsVersionPath = Annotated[str, Path(min_length=1, max_length=40,
+                                       pattern=TERMS_VERSION_PATTERN)]
+
 _ISO = re.compile(r"^\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 

@@ -21,7 +21,7 @@ from flexplatform.governance.schemas import (
     ZoneIn,
     ZoneOut,
 )
-from flexplatform.validation import Seq
+from flexplatform.validation import CodePath, Seq
 
 router = APIRouter()
 
@@ -40,13 +40,13 @@ def technologies(session: SessionDep, who: Public):
 
 @router.get("/technologies/{code}", response_model=TechnologyOut, tags=["taxonomy"],
             summary="One technology type (public)")
-def technology(code: str, session: SessionDep, who: Public):
+def technology(code: CodePath, session: SessionDep, who: Public):
     return TechnologyOut.model_validate(service.get_entry(session, TechnologyType, code))
 
 
 @router.put("/technologies/{code}", response_model=TechnologyOut, tags=["taxonomy"],
             summary="Create or change a technology type (admin)")
-def put_technology(code: str, body: TechnologyIn, session: SessionDep, who: AdminOnly):
+def put_technology(code: CodePath, body: TechnologyIn, session: SessionDep, who: AdminOnly):
     _same_code(code, body.code)
     return TechnologyOut.model_validate(service.upsert_technology(session, body, who.actor))
 
@@ -59,13 +59,13 @@ def products(session: SessionDep, who: Public):
 
 @router.get("/products/{code}", response_model=ProductOut, tags=["taxonomy"],
             summary="One product (public)")
-def product(code: str, session: SessionDep, who: Public):
+def product(code: CodePath, session: SessionDep, who: Public):
     return ProductOut.model_validate(service.get_entry(session, Product, code))
 
 
 @router.put("/products/{code}", response_model=ProductOut, tags=["taxonomy"],
             summary="Create or change a product; re-qualifies every asset (admin)")
-def put_product(code: str, body: ProductIn, session: SessionDep, who: AdminOnly):
+def put_product(code: CodePath, body: ProductIn, session: SessionDep, who: AdminOnly):
     _same_code(code, body.code)
     product, _ = service.upsert_product(session, body, who.actor)
     return ProductOut.model_validate(product)
@@ -78,13 +78,13 @@ def zones(session: SessionDep, who: Public, kind: ZoneKind | None = None):
 
 @router.get("/zones/{code}", response_model=ZoneOut, tags=["taxonomy"],
             summary="One zone (public)")
-def zone(code: str, session: SessionDep, who: Public):
+def zone(code: CodePath, session: SessionDep, who: Public):
     return ZoneOut.model_validate(service.get_entry(session, Zone, code))
 
 
 @router.put("/zones/{code}", response_model=ZoneOut, tags=["taxonomy"],
             summary="Create or change a zone (admin)")
-def put_zone(code: str, body: ZoneIn, session: SessionDep, who: AdminOnly):
+def put_zone(code: CodePath, body: ZoneIn, session: SessionDep, who: AdminOnly):
     _same_code(code, body.code)
     return ZoneOut.model_validate(service.upsert_zone(session, body, who.actor))
 

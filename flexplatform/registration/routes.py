@@ -40,6 +40,7 @@ from flexplatform.registration.schemas import (
     TermsOut,
     WebhookSettings,
 )
+from flexplatform.validation import TermsVersionPath
 
 router = APIRouter()
 
@@ -124,13 +125,13 @@ def terms_current(session: SessionDep, who: Public):
 
 @router.get("/terms/{version}", response_model=TermsOut, tags=["terms"],
             summary="One terms version (public)")
-def terms_version(version: str, session: SessionDep, who: Public):
+def terms_version(version: TermsVersionPath, session: SessionDep, who: Public):
     return TermsOut.model_validate(service.get_terms(session, version))
 
 
 @router.post("/terms/{version}/accept", response_model=TermsAcceptanceOut, tags=["terms"],
              summary="Accept the terms in force (mo, fsp)")
-def accept_terms(version: str, session: SessionDep,
+def accept_terms(version: TermsVersionPath, session: SessionDep,
                  who: MoOrFsp):
     acc = service.accept_terms(session, version, who)
     return TermsAcceptanceOut(participant_id=acc.participant_id, version=version,

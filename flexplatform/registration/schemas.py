@@ -19,7 +19,7 @@ from pydantic import (
 
 from flexplatform.registration.models import AssetStatus, ParticipantStatus, PrequalStatus, Role
 from flexplatform.registration.mpan import mpan_problem
-from flexplatform.validation import Timestamp
+from flexplatform.validation import CODE_PATTERN, TERMS_VERSION_PATTERN, Timestamp
 
 
 class Input(BaseModel):
@@ -38,7 +38,7 @@ def _mpan(v: str) -> str:
 
 
 Mpan = Annotated[str, AfterValidator(_mpan)]
-Code = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_\-\.]+$")]
+Code = Annotated[str, Field(min_length=1, max_length=60, pattern=CODE_PATTERN)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
@@ -118,10 +118,7 @@ class ApiKeyCreated(BaseModel):
 
 
 class TermsCreate(Input):
-    # The version is a path segment (/terms/{version}/accept): a '/' or '?' in it could
-    # never be accepted, and every trading action would stop behind it.
-    version: Annotated[str, Field(min_length=1, max_length=40,
-                                  pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    version: Annotated[str, Field(min_length=1, max_length=40, pattern=TERMS_VERSION_PATTERN)]
     title: Name
     body: Annotated[str, Field(min_length=1, max_length=200_000)]
     effective_from: Timestamp | None = None
