@@ -61,7 +61,8 @@ def build(s: Any, n_assets: int = 100, seed: int = 7, gate_s: float = 3600.0
     _, admin_h = _party(s, "admin", "Platform Ops")
     dso, dso_h = _party(s, "mo", "DSO")
     eso, eso_h = _party(s, "mo", "ESO")
-    start = (now + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    # Delivery starts the midnight after next: after any gate (gate_s is at most hours).
+    start = (now + dt.timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
     gate = now + dt.timedelta(seconds=gate_s)
     window = {"gate_open_at": (now - dt.timedelta(hours=1)).isoformat(),
               "gate_close_at": gate.isoformat(), "delivery_start": start.isoformat(),

@@ -28,7 +28,9 @@ from tests.competition.test_bids import API, market_body
 from tests.helpers import asset_body
 
 NOW = dt.datetime.now(dt.UTC)
-DAY = (NOW + dt.timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
+# Two clear days ahead: every window below (local offsets included) starts after the gate
+# (market_body closes it a day from now), whatever the time of day the tests run.
+DAY = (NOW + dt.timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _window(start: dt.datetime, periods: int, mw: list[float]) -> dict:

@@ -100,35 +100,48 @@ def test_rehashing_a_row_still_breaks_the_next_link(db, make_party):
     assert [(p["seq"], p["problem"]) for p in report.problems] == [(3, "broken_link")]
 
 
-def test_cli_verify(tmp_path, monkeypatch):
-    """`flexplatform audit verify` on a fresh embedded database: exit 0, then 1 after tamper."""
-    import sqlite3
-
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    """The ``flexplatform`` command on a fresh embedded database (its own var_dir and key)."""
     from typer.testing import CliRunner
 
-    from flexplatform.cli import app as cli
+    from flexplatform.cli import app
     from flexplatform.db import reset_runtime
 
     monkeypatch.setenv("FLEX_VAR_DIR", str(tmp_path))
     monkeypatch.delenv("FLEX_DATABASE_URL", raising=False)
+    monkeypatch.delenv("FLEX_AUDIT_SECRET", raising=False)
     reset_runtime()
-    try:
-        runner = CliRunner()
-        assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
-        r = runner.invoke(cli, ["admin", "create-participant", "--role", "admin", "--name",
-                                "Ops Ltd"])
-        assert r.exit_code == 0 and "fpk_" in r.output
-        r = runner.invoke(cli, ["audit", "verify"])
-        assert r.exit_code == 0 and "OK" in r.output
-        con = sqlite3.connect(tmp_path / "flexplatform.db")
-        con.execute("DROP TRIGGER audit_events_no_update")
-        con.execute("UPDATE audit_events SET action = 'participant.delete'")
-        con.commit()
-        con.close()
-        r = runner.invoke(cli, ["audit", "verify"])
-        assert r.exit_code == 1 and "TAMPERED" in r.output
-    finally:
-        reset_runtime()
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(app, list(args))
+
+    assert run("db", "upgrade").exit_code == 0
+    yield run
+    reset_runtime()
+
+
+def _tamper(tmp_path, *sql: str) -> None:
+    import sqlite3
+
+    con = sqlite3.connect(tmp_path / "flexplatform.db")
+    for statement in sql:
+        con.execute(statement)
+    con.commit()
+    con.close()
+
+
+def test_cli_verify(cli, tmp_path):
+    """`flexplatform audit verify` on a fresh embedded database: exit 0, then 1 after tamper."""
+    r = cli("admin", "create-participant", "--role", "admin", "--name", "Ops Ltd")
+    assert r.exit_code == 0 and "fpk_" in r.output
+    r = cli("audit", "verify")
+    assert r.exit_code == 0 and "OK" in r.output
+    _tamper(tmp_path, "DROP TRIGGER audit_events_no_update",
+            "UPDATE audit_events SET action = 'participant.delete'")
+    r = cli("audit", "verify")
+    assert r.exit_code == 1 and "TAMPERED" in r.output
 
 
 def test_truncate_is_refused(db, make_party):
@@ -245,33 +258,14 @@ def test_checkpoint_key_is_never_a_default_on_a_server_database(monkeypatch, tmp
         get_settings.cache_clear()
 
 
-def test_cli_checkpoint_then_verify_catches_deleted_rows(tmp_path, monkeypatch):
-    import sqlite3
-
-    from typer.testing import CliRunner
-
-    from flexplatform.cli import app as cli
-    from flexplatform.db import reset_runtime
-
-    monkeypatch.setenv("FLEX_VAR_DIR", str(tmp_path))
-    monkeypatch.delenv("FLEX_DATABASE_URL", raising=False)
-    monkeypatch.delenv("FLEX_AUDIT_SECRET", raising=False)
-    reset_runtime()
-    try:
-        runner = CliRunner()
-        assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
-        for name in ("Ops Ltd", "Ops Two Ltd"):
-            assert runner.invoke(cli, ["admin", "create-participant", "--role", "admin",
-                                       "--name", name]).exit_code == 0
-        r = runner.invoke(cli, ["audit", "checkpoint"])
-        assert r.exit_code == 0 and "checkpoint at seq 2" in r.output
-        assert runner.invoke(cli, ["audit", "verify"]).exit_code == 0
-        con = sqlite3.connect(tmp_path / "flexplatform.db")
-        con.execute("DROP TRIGGER audit_events_no_delete")
-        con.execute("DELETE FROM audit_events WHERE seq = 2")
-        con.commit()
-        con.close()
-        r = runner.invoke(cli, ["audit", "verify"])
-        assert r.exit_code == 1 and "truncated" in r.output and "TAMPERED" in r.output
-    finally:
-        reset_runtime()
+def test_cli_checkpoint_then_verify_catches_deleted_rows(cli, tmp_path):
+    for name in ("Ops Ltd", "Ops Two Ltd"):
+        assert cli("admin", "create-participant", "--role", "admin", "--name",
+                   name).exit_code == 0
+    r = cli("audit", "checkpoint")
+    assert r.exit_code == 0 and "checkpoint at seq 2" in r.output
+    assert cli("audit", "verify").exit_code == 0
+    _tamper(tmp_path, "DROP TRIGGER audit_events_no_delete",
+            "DELETE FROM audit_events WHERE seq = 2")
+    r = cli("audit", "verify")
+    assert r.exit_code == 1 and "truncated" in r.output and "TAMPERED" in r.output
