@@ -8,7 +8,7 @@ import json
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -17,8 +17,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flexplatform.auth import Public, SessionDep
-from flexplatform.config import get_settings
+from flexplatform.config import ConfigError, get_settings
 from flexplatform.errors import PROBLEM_JSON, DomainError, PayloadTooLarge, field_error
+from flexplatform.validation import refuse_nul
 
 log = logging.getLogger("flexplatform")
 API = "/api/v1"
@@ -174,6 +175,66 @@ def _busy(request: Request, why: str) -> JSONResponse:
                         headers={"Retry-After": "1"})
 
 
+# What each problem status means, for the OpenAPI document.
+PROBLEM_STATUSES = {
+    400: "Malformed JSON", 401: "No valid API key (or a malformed Authorization header)",
+    403: "The caller's role, status or accepted terms do not allow this",
+    404: "Not found, or not the caller's", 409: "Conflicts with the current state",
+    413: "Request body too large", 422: "Invalid input: each field and why",
+    503: "Busy: nothing was written; retry after Retry-After seconds",
+}
+_CONFLICT_READS = ("/schedule", "/snapshot", "/result")
+
+
+def problem_statuses(method: str, path: str, public: bool, has_body: bool) -> list[int]:
+    """The problem statuses an operation may answer, from what the shared layers do.
+
+    Every operation may meet a malformed key (401), invalid or NUL input (422), a missing
+    object or one that is not the caller's (404; list filters name objects too) and a busy
+    database (503); role and terms checks add 403, bodies 400 and 413, and state changes
+    409 (and the reads that exist only in some states).
+    """
+    codes = {401, 404, 422, 503}
+    if not public:
+        codes.add(403)
+    if has_body:
+        codes |= {400, 413}
+    if method != "GET" or path.endswith(_CONFLICT_READS):
+        codes.add(409)
+    return sorted(codes)
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Declare every problem response in the OpenAPI document, as application/problem+json
+    (FastAPI's default 422 body is not what the API sends), so clients and fuzzers see the
+    whole contract."""
+    from flexplatform.auth import declared_roles, walk_routes
+    from flexplatform.errors import Problem
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = FastAPI.openapi(app)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(problem.pop("$defs", {}))
+        components["Problem"] = problem
+        for path, route in walk_routes(app.routes):
+            public = "public" in (declared_roles(route) or (frozenset(),))[0]
+            for method in route.methods - {"HEAD"}:
+                op = schema["paths"][path][method.lower()]
+                for code in problem_statuses(method, path, public, route.body_field is not None):
+                    op["responses"][str(code)] = {
+                        "description": PROBLEM_STATUSES[code],
+                        "content": {PROBLEM_JSON: {
+                            "schema": {"$ref": "#/components/schemas/Problem"}}}}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app() -> FastAPI:
     from flexplatform.competition.routes import router as competition_router
     from flexplatform.exploration.routes import router as exploration_router
@@ -192,6 +253,7 @@ def create_app() -> FastAPI:
         ),
         docs_url="/docs",
         openapi_url=f"{API}/openapi.json",
+        dependencies=[Depends(refuse_nul)],
     )
 
     @app.exception_handler(DomainError)
@@ -229,6 +291,15 @@ def create_app() -> FastAPI:
     async def pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:
         return _busy(request, "database busy: no free connection")
 
+    @app.exception_handler(ConfigError)
+    async def misconfigured(request: Request, exc: ConfigError) -> JSONResponse:
+        log.error("misconfigured: %s", exc)
+        body = {"type": "https://flexplatform.example/problems/misconfigured",
+                "title": "Not configured", "status": 503,
+                "detail": "the server is missing a setting this needs; an operator must "
+                          "fix it", "instance": request.url.path}
+        return JSONResponse(body, status_code=503, media_type=PROBLEM_JSON)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", request.url.path)
@@ -247,6 +318,7 @@ def create_app() -> FastAPI:
     for r in (registration_router, exploration_router, competition_router, governance_router,
               reporting_router):
         app.include_router(r, prefix=API)
+    _document_problems(app)
     # The dashboard at / (pages, static files, HTML error pages off the API paths).
     from flexplatform.web.routes import install as install_web
 

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -26,13 +27,7 @@ from flexplatform.audit import Actor
 from flexplatform.config import get_settings
 from flexplatform.db import get_session, utcnow
 from flexplatform.errors import Forbidden, TermsNotAccepted, Unauthenticated
-from flexplatform.registration.models import (
-    ApiKey,
-    Participant,
-    ParticipantStatus,
-    Role,
-    TermsVersion,
-)
+from flexplatform.identity import ApiKey, Participant, ParticipantStatus, Role, current_terms
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
@@ -131,15 +126,6 @@ def optional_principal(request: Request, session: SessionDep) -> Principal | Non
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 
-def current_terms(session: Session) -> TermsVersion | None:
-    return session.scalar(
-        select(TermsVersion)
-        .where(TermsVersion.effective_from <= utcnow())
-        .order_by(TermsVersion.effective_from.desc(), TermsVersion.id.desc())
-        .limit(1)
-    )
-
-
 def require(*roles: Role | str, terms: bool = False) -> Any:
     """Dependency factory: the caller must hold one of ``roles``.
 
@@ -181,6 +167,31 @@ def public() -> Any:
     dependency.allowed_roles = frozenset({"public"})  # type: ignore[attr-defined]
     dependency.requires_terms = False  # type: ignore[attr-defined]
     return Depends(dependency)
+
+
+def walk_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(full path, APIRoute) of every API route, through included routers."""
+    from fastapi.routing import APIRoute
+
+    for r in routes:
+        if isinstance(r, APIRoute):
+            yield prefix + r.path, r
+        elif hasattr(r, "original_router"):
+            p = getattr(r.include_context, "prefix", "") or ""
+            yield from walk_routes(r.original_router.routes, prefix + p)
+
+
+def declared_roles(route: Any) -> tuple[frozenset[str], bool] | None:
+    """The roles (and the terms rule) an API route declares through :func:`require` or
+    :func:`public`; None if it declares none. For the OpenAPI document and the tests."""
+    stack = list(route.dependant.dependencies)
+    while stack:
+        d = stack.pop()
+        roles = getattr(d.call, "allowed_roles", None)
+        if roles is not None:
+            return roles, getattr(d.call, "requires_terms", False)
+        stack.extend(d.dependencies)
+    return None
 
 
 # Not Role.mda: several endpoints below treat "neither fsp nor mo" as oversight and show

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -33,6 +32,18 @@ def _upgrade() -> None:
         seed_taxonomy(s)
 
 
+def _require_audit_key() -> None:
+    """Refuse to start a server part without a safe audit checkpoint key."""
+    from flexplatform.audit import checkpoint_key
+    from flexplatform.config import ConfigError
+
+    try:
+        checkpoint_key()
+    except ConfigError as e:
+        typer.echo(f"refusing to start: {e}", err=True)
+        raise typer.Exit(2) from None
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply migrations to head and seed the default GB taxonomy where missing."""
@@ -42,9 +53,10 @@ def db_upgrade() -> None:
 
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000, migrate: bool = True) -> None:
-    """Run the API (and, embedded, the gate-closure scheduler in-process)."""
+    """Run the API (and, embedded, the beat schedule in-process)."""
     import uvicorn
 
+    _require_audit_key()
     if migrate:
         _upgrade()
     if get_settings().eager:
@@ -59,6 +71,7 @@ def worker(ctx: typer.Context, concurrency: int = 2, pool: str = "prefork") -> N
     """Run a Celery worker (needs FLEX_REDIS_URL). Extra options go to celery."""
     from celery.bin.celery import main as celery_main
 
+    _require_audit_key()
     sys.argv = ["celery", "-A", "workers.app", "worker", "--loglevel=INFO",
                 f"--concurrency={concurrency}", f"--pool={pool}", *ctx.args]
     celery_main()
@@ -66,9 +79,10 @@ def worker(ctx: typer.Context, concurrency: int = 2, pool: str = "prefork") -> N
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def beat(ctx: typer.Context) -> None:
-    """Run Celery beat (gate-closure scans). Extra options go to celery."""
+    """Run Celery beat (gate-closure scans, audit checkpoints). Extra options go to celery."""
     from celery.bin.celery import main as celery_main
 
+    _require_audit_key()
     sys.argv = ["celery", "-A", "workers.app", "beat", "--loglevel=INFO", *ctx.args]
     celery_main()
 
@@ -101,14 +115,31 @@ def create_participant(
     typer.echo(f"API key (shown once, store it now): {key}")
 
 
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Check the hash chain; exit 1 if any row was edited or deleted."""
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the chain's head now (beat does this every FLEX_AUDIT_CHECKPOINT_SECONDS)."""
     from flexplatform import audit
     from flexplatform.db import unit_of_work
 
     with unit_of_work() as s:
-        report = audit.verify(s)
+        cp = audit.write_checkpoint(s)
+    typer.echo(f"checkpoint at seq {cp.seq}" if cp else "nothing new to sign")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain against its signed checkpoints and the heads published in
+    clearing results; exit 1 if any row was edited, deleted or rewritten."""
+    from flexplatform.config import ConfigError
+    from flexplatform.db import unit_of_work
+    from flexplatform.governance.service import verify_audit
+
+    try:
+        with unit_of_work(readonly=True) as s:
+            report = verify_audit(s)
+    except ConfigError as e:
+        typer.echo(f"cannot verify: {e}", err=True)
+        raise typer.Exit(2) from None
     for p in report.problems:
         typer.echo(f"seq {p['seq']}: {p['problem']}: {p['detail']}")
     typer.echo(f"{report.events} events, head seq {report.head_seq} hash {report.head_hash}: "
@@ -172,6 +203,7 @@ def meter_import(
 ) -> None:
     """Import meter readings (columns mpan, start, import_kwh, export_kwh; see
     docs/reporting.md), all or nothing; a correction becomes a new version."""
+    import json
     import uuid
 
     import pyarrow as pa
@@ -197,11 +229,7 @@ def meter_import(
     except (pa.ArrowException, OSError) as e:
         typer.echo(f"cannot read {file}: {e}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(_json(out.__dict__))
-
-
-def _json(obj: object) -> str:
-    return json.dumps(obj, indent=2, default=str)
+    typer.echo(json.dumps(out.__dict__, indent=2, default=str))
 
 
 if __name__ == "__main__":

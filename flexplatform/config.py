@@ -14,6 +14,10 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe for this deployment (say which, and why)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLEX_", env_file=None, extra="ignore")
 
@@ -44,8 +48,13 @@ class Settings(BaseSettings):
     task_always_eager: bool | None = Field(
         default=None, description="Force eager tasks on or off; default: eager iff no Redis."
     )
-    solver_time_limit: float = 60.0
+    solver_time_limit: float = Field(default=60.0, gt=0)
     solver_mip_gap: float = 1e-3
+    # A round's result is final when proven optimal, or feasible with a proven MIP gap at
+    # most this; otherwise it is solved once more with twice the time, then held for an
+    # admin (competition.finality). No proven gap counts as 1.0; 1.0 accepts any feasible
+    # result.
+    clearing_max_final_gap: float = Field(default=0.01, ge=0, le=1)
     # Independent parts of a round (no shared asset, need or rule tie) are packed into at
     # most this many solves, fanned out over a Celery chord; 1 solves every round whole.
     clearing_fanout: int = Field(default=4, ge=1, le=64)
@@ -55,6 +64,18 @@ class Settings(BaseSettings):
     # Gate-closure scan cadence for celery beat, seconds.
     gate_scan_seconds: float = 60.0
     webhook_timeout_s: float = 5.0
+    # A failed webhook delivery is retried after base, 2 x base, 4 x base... (capped).
+    webhook_retry_base_s: float = Field(default=10.0, gt=0)
+    webhook_retry_max_s: float = Field(default=600.0, gt=0)
+    # Key of the audit chain's signed checkpoints (HMAC-SHA256). Required, at least 32
+    # characters, with a server database; the embedded default generates one into var_dir.
+    audit_secret: str = ""
+    # How often beat (or the embedded scheduler) signs a checkpoint of the chain's head: a
+    # rewritten or truncated tail older than this is caught by `audit verify`.
+    audit_checkpoint_seconds: float = Field(default=900.0, gt=0)
+    # Prefix for every Redis key of the broker and result backend, so several deployments
+    # or test runs can share one Redis database.
+    redis_key_prefix: str = ""
     # Webhooks go to public https endpoints only; true also allows http and loopback or
     # private targets, for tests and local demos. Never set it on a shared deployment.
     webhook_allow_insecure: bool = False

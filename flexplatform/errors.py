@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -86,3 +88,28 @@ def field_error(loc: list[Any] | tuple[Any, ...] | str, message: str, **extra: A
         parts = list(loc)
     pointer = "/" + "/".join(str(p) for p in parts) if parts else ""
     return {"pointer": pointer, "field": ".".join(str(p) for p in parts), "message": message, **extra}
+
+
+class FieldProblem(BaseModel):
+    """One entry of a problem's ``errors`` (see :func:`field_error`)."""
+
+    model_config = ConfigDict(extra="allow")
+    pointer: str
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem, as every error of the API is sent (``application/problem+json``).
+
+    Some problems carry more members (``allowed_roles``, ``terms_version``,
+    ``idempotency_key``, ``error_count``...), hence extra members are allowed.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldProblem] | None = None

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from flexplatform.config import get_settings
 from flexplatform.db import Base, after_commit, utcnow
 from flexplatform.errors import InvalidInput, field_error
+from flexplatform.identity import Participant
 
 DELIVER_TASK = "flex.notifications.deliver"
 
@@ -51,6 +52,16 @@ class Notification(Base):
     webhook_status: Mapped[str | None] = mapped_column(String(20), default=None)
     webhook_attempts: Mapped[int] = mapped_column(Integer, default=0)
     webhook_last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+# A failed push is tried again this many times, after retry_delay(0), retry_delay(1), ...
+MAX_RETRIES = 5
+
+
+def retry_delay(retries: int) -> float:
+    """Seconds before retry number ``retries + 1``: base, 2 x base, 4 x base..., capped."""
+    s = get_settings()
+    return min(s.webhook_retry_max_s, s.webhook_retry_base_s * 2**retries)
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -192,8 +203,6 @@ def deliver(session: Session, notification_id: uuid.UUID) -> str:
     ``failed`` lets the task layer retry with backoff; ``refused`` (an unsafe target) is
     final, and a delivered or webhook-less notification is never sent again.
     """
-    from flexplatform.registration.models import Participant
-
     n = session.get(Notification, notification_id)
     if n is None:
         return "missing"

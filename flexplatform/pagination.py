@@ -8,10 +8,11 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 
+from flexplatform.validation import Offset as Offset
+
 T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 class Page(BaseModel, Generic[T]):

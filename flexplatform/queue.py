@@ -28,6 +28,10 @@ def producer() -> Celery:
                  backend=s.redis_url or "cache+memory://", set_as_current=False)
     app.conf.update(task_serializer="json", accept_content=["json"],
                     broker_connection_retry_on_startup=True)
+    if s.redis_key_prefix:  # the workers' prefix (workers.app), or they never meet
+        opts = {"global_keyprefix": s.redis_key_prefix}
+        app.conf.broker_transport_options = opts
+        app.conf.result_backend_transport_options = dict(opts)
     return app
 
 

@@ -1,7 +1,9 @@
-"""Embedded stand-in for celery beat: runs the beat schedule's tasks in-process.
+"""The periodic tasks, defined once: celery beat runs them, or, embedded, a thread here.
 
-Only used when no Redis is configured, so a single ``flexplatform serve`` still closes
-gates and clears markets on time.
+The embedded scheduler is only used when no Redis is configured, so a single
+``flexplatform serve`` still closes gates, clears markets and signs audit checkpoints on
+time. Each task has its own cadence; a task that fails is logged and tried again at its
+next tick, so one bad run never stops the schedule.
 """
 
 from __future__ import annotations
@@ -10,25 +12,48 @@ import logging
 import threading
 import time
 
-from flexplatform.config import get_settings
+from flexplatform.config import Settings, get_settings
 from flexplatform.queue import enqueue
 
 log = logging.getLogger(__name__)
-SCHEDULE = ("flex.competition.scan_gate_closures",)
 
 
-def start_embedded_scheduler() -> threading.Thread:
-    every = get_settings().gate_scan_seconds
+def schedule(settings: Settings | None = None) -> dict[str, tuple[str, float]]:
+    """Entry name -> (task name, seconds between runs)."""
+    s = settings or get_settings()
+    return {
+        "gate-closure-scan": ("flex.competition.scan_gate_closures", s.gate_scan_seconds),
+        "audit-checkpoint": ("flex.audit.checkpoint", s.audit_checkpoint_seconds),
+    }
 
-    def loop() -> None:
-        while True:
-            for name in SCHEDULE:
-                try:
-                    enqueue(name)
-                except Exception:  # keep the scheduler alive; the next tick retries
-                    log.exception("scheduled task %s failed", name)
-            time.sleep(every)
 
-    t = threading.Thread(target=loop, name="flex-embedded-beat", daemon=True)
+class EmbeddedScheduler(threading.Thread):
+    """Runs every scheduled task in-process at its cadence until :meth:`stop`."""
+
+    def __init__(self, entries: dict[str, tuple[str, float]]):
+        super().__init__(name="flex-embedded-beat", daemon=True)
+        self.entries = entries
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        due = dict.fromkeys(self.entries, time.monotonic())  # all run at start
+        while not self._stop_event.is_set():
+            now = time.monotonic()
+            for key, (task, every) in self.entries.items():
+                if now >= due[key]:
+                    due[key] = now + every
+                    try:
+                        enqueue(task)
+                    except Exception:  # keep the scheduler alive; the next tick retries
+                        log.exception("scheduled task %s failed", task)
+            self._stop_event.wait(max(0.0, min(due.values()) - time.monotonic()))
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop_event.set()
+        self.join(timeout)
+
+
+def start_embedded_scheduler() -> EmbeddedScheduler:
+    t = EmbeddedScheduler(schedule())
     t.start()
     return t

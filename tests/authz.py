@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from fastapi.routing import APIRoute
 
-
-def walk_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
-    """Every APIRoute of an app with its full path, through included routers."""
-    for r in routes:
-        if isinstance(r, APIRoute):
-            yield prefix + r.path, r
-        elif hasattr(r, "original_router"):
-            p = getattr(r.include_context, "prefix", "") or ""
-            yield from walk_routes(r.original_router.routes, prefix + p)
-
-
-def declared_roles(route: APIRoute) -> tuple[frozenset[str], bool] | None:
-    stack = list(route.dependant.dependencies)
-    while stack:
-        d = stack.pop()
-        roles = getattr(d.call, "allowed_roles", None)
-        if roles is not None:
-            return roles, getattr(d.call, "requires_terms", False)
-        stack.extend(d.dependencies)
-    return None
+from flexplatform.auth import declared_roles, walk_routes
 
 
 def api_routes(app: Any) -> list[tuple[str, str, APIRoute]]:

@@ -30,6 +30,8 @@ from tests.helpers import Party
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Whatever the embedded default would write (SQLite file) goes to a scratch folder.
 os.environ.setdefault("FLEX_VAR_DIR", tempfile.mkdtemp(prefix="flex-test-"))
+# Audit checkpoints are signed; a server database needs the key set (never a default).
+os.environ.setdefault("FLEX_AUDIT_SECRET", "test-only-audit-checkpoint-key-0123456789abcdef")
 
 
 def postgres_url() -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from celery import Celery
 
 from flexplatform.config import get_settings
+from flexplatform.scheduler import schedule
 
 TASK_MODULES = ("workers.tasks",)
 
@@ -38,18 +39,14 @@ def make_celery() -> Celery:
         broker_transport_options={"visibility_timeout": 4 * 3600},
         result_backend_transport_options={"visibility_timeout": 4 * 3600},
         broker_connection_retry_on_startup=True,
-        beat_schedule=beat_schedule(s.gate_scan_seconds),
+        beat_schedule={key: {"task": task, "schedule": every}
+                       for key, (task, every) in schedule(s).items()},
     )
+    if s.redis_key_prefix:
+        for opts in (app.conf.broker_transport_options,
+                     app.conf.result_backend_transport_options):
+            opts["global_keyprefix"] = s.redis_key_prefix
     return app
-
-
-def beat_schedule(every_s: float) -> dict:
-    return {
-        "gate-closure-scan": {
-            "task": "flex.competition.scan_gate_closures",
-            "schedule": every_s,
-        },
-    }
 
 
 app = make_celery()

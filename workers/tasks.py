@@ -12,8 +12,8 @@ from typing import Any
 
 from celery import chord, group, shared_task
 
-from flexplatform import notifications, runs
-from flexplatform.competition import clearing
+from flexplatform import audit, notifications, runs
+from flexplatform.competition import clearing, finality
 from flexplatform.competition.models import ClearingRound
 from flexplatform.config import get_settings
 from flexplatform.db import after_commit, unit_of_work
@@ -32,19 +32,20 @@ def scan_gate_closures() -> list[str]:
     return ids
 
 
-def _options() -> Any:
+def _options(time_limit: float | None = None) -> Any:
     from optimiser import ClearingOptions
 
     s = get_settings()
-    return ClearingOptions(time_limit=s.solver_time_limit, mip_rel_gap=s.solver_mip_gap)
+    return ClearingOptions(time_limit=time_limit or s.solver_time_limit,
+                           mip_rel_gap=s.solver_mip_gap)
 
 
-def _solve(doc: dict[str, Any]) -> dict[str, Any]:
+def _solve(doc: dict[str, Any], time_limit: float | None = None) -> dict[str, Any]:
     """Solve one snapshot document; a crash becomes an ``error`` result, never a lost part."""
     from optimiser import ClearingResult, clear, load_snapshot
 
     try:
-        return clear(load_snapshot(doc), _options()).to_dict()
+        return clear(load_snapshot(doc), _options(time_limit)).to_dict()
     except Exception as e:
         log.exception("solver failed")
         return ClearingResult(status="error", message=f"solver failed: {e!r}").to_dict()
@@ -79,6 +80,8 @@ def clear_round(round_id: str) -> dict:
     rid = uuid.UUID(round_id)
     with unit_of_work() as s:
         snapshot = clearing.prepare(s, rid)
+        # The default limit, or more for a re-run after a result that was not final.
+        limit = finality.time_limit(s.get(ClearingRound, rid)) if snapshot else None
     if snapshot is None:
         return {"round": round_id, "skipped": True}
     try:
@@ -89,21 +92,22 @@ def clear_round(round_id: str) -> dict:
         return {"round": round_id, "status": "failed"}
     parts = _pack(split_components(snap), get_settings().clearing_fanout)
     if len(parts) > 1:
-        chord(group(solve_part.s(p.to_dict(), round_id=round_id) for p in parts))(
-            store_round.s(round_id=round_id))
+        chord(group(solve_part.s(p.to_dict(), round_id=round_id, time_limit=limit)
+                    for p in parts))(store_round.s(round_id=round_id))
         return {"round": round_id, "parts": len(parts)}
     with runs.heartbeat(ClearingRound, rid):
-        result = _solve(snapshot)
+        result = _solve(snapshot, limit)
     return store_round([result], round_id)
 
 
 @shared_task(name="flex.competition.solve_part", acks_late=True)
-def solve_part(snapshot: dict[str, Any], round_id: str | None = None) -> dict[str, Any]:
+def solve_part(snapshot: dict[str, Any], round_id: str | None = None,
+               time_limit: float | None = None) -> dict[str, Any]:
     """One independent part; it keeps the round's lease alive while it solves."""
     if round_id is None:
-        return _solve(snapshot)
+        return _solve(snapshot, time_limit)
     with runs.heartbeat(ClearingRound, uuid.UUID(round_id)):
-        return _solve(snapshot)
+        return _solve(snapshot, time_limit)
 
 
 @shared_task(name="flex.competition.store_round", acks_late=True)
@@ -120,10 +124,22 @@ def store_round(results: list[dict[str, Any]], round_id: str) -> dict:
     return {"round": round_id, "status": doc["status"], "objective": doc.get("objective")}
 
 
-@shared_task(name="flex.notifications.deliver", acks_late=True, bind=True, max_retries=5)
+@shared_task(name="flex.notifications.deliver", acks_late=True, bind=True,
+             max_retries=notifications.MAX_RETRIES)
 def deliver_notification(self, notification_id: str) -> str:  # type: ignore[no-untyped-def]
+    """Push one notification; a failed push is retried with exponential backoff (on a
+    worker: in-process, a retry would block the request that enqueued it)."""
     with unit_of_work() as s:
         status = notifications.deliver(s, uuid.UUID(notification_id))
-    if status == "failed" and not get_settings().eager:
-        raise self.retry(countdown=min(600, 10 * 2**self.request.retries))
+    if status == "failed" and not get_settings().eager \
+            and self.request.retries < notifications.MAX_RETRIES:
+        raise self.retry(countdown=notifications.retry_delay(self.request.retries))
     return status
+
+
+@shared_task(name="flex.audit.checkpoint", acks_late=True)
+def audit_checkpoint() -> int | None:
+    """Beat entry: sign the audit chain's head (see flexplatform.audit)."""
+    with unit_of_work() as s:
+        cp = audit.write_checkpoint(s)
+        return cp.seq if cp else None

@@ -22,6 +22,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from flexplatform import audit, runs
+from flexplatform.competition import finality
 from flexplatform.competition import rules as rules_svc
 from flexplatform.competition.models import (
     LIVE_BID,
@@ -37,6 +38,7 @@ from flexplatform.competition.models import (
 )
 from flexplatform.db import bulk_insert, utcnow
 from flexplatform.governance.models import Product
+from flexplatform.identity import Participant, ParticipantStatus
 from flexplatform.notifications import notify
 from flexplatform.registration.models import Asset, AssetStatus
 from optimiser.reasons import REASON_TEXT as OPTIMISER_REASON_TEXT
@@ -65,6 +67,7 @@ def close_gates(session: Session, now: dt.datetime | None = None) -> list[uuid.U
     due = session.scalars(_lock(session, select(Market).where(
         Market.status == MarketStatus.open, Market.gate_close_at <= now)
         .order_by(Market.gate_close_at, Market.id))).all()
+    due = [m for m in due if not _refuse_off_grid(session, m)]
     rounds: list[uuid.UUID] = []
     if due:
         version, rules = rules_svc.in_force(session, now)
@@ -79,8 +82,10 @@ def close_gates(session: Session, now: dt.datetime | None = None) -> list[uuid.U
             # The round clears under the rules in force now; the stored priority says so.
             for n in m.needs:
                 n.priority = rules_svc.priority_for(rules, n.product_code, kinds[n.product_code])
+        excluded = _exclude_at_gate(session, [m.id for m in due], now)
         audit.record(session, SYSTEM, "clearing.queued", "clearing_round", rnd.id,
-                     {"markets": rnd.market_ids, "rule_set_version": version})
+                     {"markets": rnd.market_ids, "rule_set_version": version,
+                      "bids_excluded": excluded})
         rounds.append(rnd.id)
     # A queued round whose message was lost, or a running one whose worker stopped renewing
     # its lease (killed whole): start it again, once; lost a second time, it fails.
@@ -96,15 +101,86 @@ def close_gates(session: Session, now: dt.datetime | None = None) -> list[uuid.U
     return rounds
 
 
-def _periods(markets: list[Market]) -> tuple[list[dt.datetime], dict[uuid.UUID, int]]:
-    """One period axis for all markets of the round; each market's offset into it."""
-    starts: set[dt.datetime] = set()
+# Gate closure drops what can no longer stand; each rule gives the bid's reason code.
+EXCLUDED_AT_GATE = {
+    "participant_suspended": "the FSP was not active at gate closure",
+    "asset_not_available": "the asset was decommissioned or mothballed at gate closure",
+}
+
+
+def _exclude_at_gate(session: Session, market_ids: list[uuid.UUID], now: dt.datetime
+                     ) -> dict[str, int]:
+    """Reject, with a reason, live bids whose FSP is not active or whose asset is gone.
+
+    Suspension locks a participant out of the API at once, but bids it placed before stay
+    live; they must not clear. Both kinds are left out of the snapshot this way (the
+    snapshot still marks an asset unavailable if it goes between gate closure and solve).
+    """
+    inactive = select(Participant.id).where(Participant.status != ParticipantStatus.active)
+    gone = select(Asset.id).where(Asset.status.in_((AssetStatus.archived,
+                                                    AssetStatus.mothballed)))
+    counts = {}
+    for code, cond in (("participant_suspended", Bid.fsp_id.in_(inactive)),
+                       ("asset_not_available", Bid.asset_id.in_(gone))):
+        res = session.execute(update(Bid).where(
+            Bid.market_id.in_(market_ids), Bid.status.in_(LIVE_BID), cond).values(
+            status=BidStatus.rejected, updated_at=now,
+            reasons=[{"code": code, "message": EXCLUDED_AT_GATE[code]}])
+            .execution_options(synchronize_session=False))
+        counts[code] = res.rowcount or 0
+    return counts
+
+
+def on_period_grid(t: dt.datetime) -> bool:
+    """A UTC settlement-period boundary (:00 or :30 UTC)."""
+    u = t.astimezone(dt.UTC)
+    return u.minute % 30 == 0 and u.second == 0 and u.microsecond == 0
+
+
+def _refuse_off_grid(session: Session, m: Market) -> bool:
+    """Cancel a market whose window is off the UTC half-hour (accepted before the check
+    read UTC): it cannot share a period axis with any other market. True if refused."""
+    if on_period_grid(m.delivery_start) and on_period_grid(m.delivery_end):
+        return False
+    why = (f"the delivery window {m.delivery_start:%Y-%m-%d %H:%M}Z-{m.delivery_end:%H:%M}Z "
+           "is off the UTC half-hour settlement periods")
+    m.status = MarketStatus.cancelled
+    session.execute(update(Bid).where(Bid.market_id == m.id, Bid.status.in_(LIVE_BID))
+                    .values(status=BidStatus.rejected, updated_at=utcnow(),
+                            reasons=[{"code": "market_off_grid", "message": why}])
+                    .execution_options(synchronize_session=False))
+    audit.record(session, SYSTEM, "market.cancel", "market", m.id,
+                 {"status": m.status.value, "reason": why})
+    notify(session, m.mo_id, "market.cancelled", {"market_id": str(m.id), "reason": why},
+           dedupe_key=f"market.cancelled:{m.id}")
+    return True
+
+
+class OffGrid(ValueError):
+    """A market's periods do not fall on the UTC half-hour axis."""
+
+
+def _periods(markets: list[Market]) -> tuple[list[dt.datetime], dict[uuid.UUID, list[int]]]:
+    """One UTC half-hour axis for all markets of the round; per market, the axis index of
+    each of its periods.
+
+    Markets may start at different times, last different lengths and leave gaps between
+    them: each period is placed by its own start time, never by the market's offset plus a
+    count, so no market's periods can shift onto another's. A period off the half-hour
+    grid would be a distinct axis entry overlapping two others (one asset sold twice in
+    the same half-hour), so it is refused.
+    """
+    own: dict[uuid.UUID, list[dt.datetime]] = {}
     for m in markets:
         n = int((m.delivery_end - m.delivery_start).total_seconds() // 1800)
-        starts.update(m.delivery_start + dt.timedelta(minutes=30 * i) for i in range(n))
-    axis = sorted(starts)
+        own[m.id] = [(m.delivery_start + dt.timedelta(minutes=30 * i)).astimezone(dt.UTC)
+                     for i in range(n)]
+        if not on_period_grid(m.delivery_start):
+            raise OffGrid(f"market {m.id}: delivery starts {m.delivery_start:%H:%M}Z, off the "
+                          "UTC half-hour settlement periods")
+    axis = sorted({t for ts in own.values() for t in ts})
     index = {t: i for i, t in enumerate(axis)}
-    return axis, {m.id: index[m.delivery_start] for m in markets}
+    return axis, {mid: [index[t] for t in ts] for mid, ts in own.items()}
 
 
 def build_snapshot(session: Session, rnd: ClearingRound) -> dict[str, Any]:
@@ -112,7 +188,7 @@ def build_snapshot(session: Session, rnd: ClearingRound) -> dict[str, Any]:
     market_ids = [uuid.UUID(x) for x in rnd.market_ids]
     markets = session.scalars(select(Market).where(Market.id.in_(market_ids))
                               .order_by(Market.id)).all()
-    axis, offset = _periods(list(markets))
+    axis, where = _periods(list(markets))
     T = len(axis)
     _, rules = rules_svc.in_force(session, rnd.created_at)
     needs = session.scalars(select(Need).where(Need.market_id.in_(market_ids))
@@ -120,9 +196,10 @@ def build_snapshot(session: Session, rnd: ClearingRound) -> dict[str, Any]:
     need_by_id = {n.id: n for n in needs}
     mo_of = {m.id: m.mo_id for m in markets}
 
-    def spread(values: list[float], off: int) -> list[float]:
+    def spread(values: list[float], idx: list[int]) -> list[float]:
         row = [0.0] * T
-        row[off : off + len(values)] = [float(v) for v in values]
+        for i, v in zip(idx, values, strict=False):
+            row[i] = float(v)
         return row
 
     need_docs = []
@@ -131,7 +208,7 @@ def build_snapshot(session: Session, rnd: ClearingRound) -> dict[str, Any]:
             "id": str(n.id), "mo": str(mo_of[n.market_id]), "product": n.product_code,
             "zone": n.zone_code, "direction": n.direction.value,
             "priority": n.priority,
-            "mw": spread(n.mw, offset[n.market_id]),
+            "mw": spread(n.mw, where[n.market_id]),
             "max_availability_price": float(n.max_availability_price),
             "utilisation_price_cap": float(n.utilisation_price_cap),
             "expected_utilisation": n.expected_utilisation,
@@ -167,7 +244,7 @@ def build_snapshot(session: Session, rnd: ClearingRound) -> dict[str, Any]:
         group = f"{b.fsp_id}:{b.exclusive_group}" if b.exclusive_group else None
         bid_docs.append({
             "id": str(b.id), "asset": str(b.asset_id), "need": str(b.need_id),
-            "mw": spread(b.mw, offset[n.market_id]), "min_mw": b.min_mw,
+            "mw": spread(b.mw, where[n.market_id]), "min_mw": b.min_mw,
             "availability_price": float(b.availability_price),
             "utilisation_price": float(b.utilisation_price),
             "all_or_nothing": b.all_or_nothing, "exclusive_group": group,
@@ -183,11 +260,17 @@ def build_snapshot(session: Session, rnd: ClearingRound) -> dict[str, Any]:
 def prepare(session: Session, round_id: uuid.UUID) -> dict[str, Any] | None:
     """Freeze the round's snapshot (once) and mark it running; None if nothing to do."""
     rnd = session.scalar(_lock(session, select(ClearingRound).where(ClearingRound.id == round_id)))
-    if rnd is None or rnd.status in (RoundStatus.done, RoundStatus.failed) or runs.held(rnd):
-        # Done, failed, or a live worker holds it (a duplicate message): nothing to do.
+    if rnd is None or rnd.status in (RoundStatus.done, RoundStatus.failed, RoundStatus.held) \
+            or runs.held(rnd):
+        # Done, failed, held for an admin, or a live worker holds it (a duplicate
+        # message): nothing to do.
         return None
     if rnd.snapshot is None:
-        rnd.snapshot = build_snapshot(session, rnd)
+        try:
+            rnd.snapshot = build_snapshot(session, rnd)
+        except OffGrid as e:  # a round queued before gate closure refused such markets
+            fail(session, round_id, str(e))
+            return None
         rnd.snapshot_sha256 = _sha(rnd.snapshot)
     runs.take(rnd)
     rnd.status = RoundStatus.running
@@ -204,13 +287,21 @@ def fail(session: Session, round_id: uuid.UUID, message: str) -> None:
 
 
 def store(session: Session, round_id: uuid.UUID, result: dict[str, Any],
-          parts: int = 1) -> bool:
-    """Write the round's decisions in one go; False if already stored (idempotent)."""
+          parts: int = 1, *, final: bool = False) -> bool:
+    """Write the round's decisions in one go; False if already stored (idempotent).
+
+    A result that is not final (:mod:`finality`) is re-run or held instead, unless
+    ``final`` (an admin released it). The chain's head is published in the stored result.
+    """
     rnd = session.scalar(_lock(session, select(ClearingRound).where(ClearingRound.id == round_id)))
-    if rnd is None or rnd.status == RoundStatus.done or rnd.snapshot is None:
+    if rnd is None or rnd.status == RoundStatus.done or rnd.snapshot is None \
+            or (rnd.status == RoundStatus.held and not final):
         return False
     if result["status"] not in ("optimal", "feasible"):
         fail(session, round_id, f"solver status {result['status']}: {result.get('message', '')}")
+        return True
+    if not final and not finality.is_final(result):
+        finality.not_final(session, rnd, result, parts)
         return True
     snap = rnd.snapshot
     axis = [dt.datetime.fromisoformat(t.replace("Z", "+00:00")) for t in snap["periods"]]
@@ -271,17 +362,30 @@ def store(session: Session, round_id: uuid.UUID, result: dict[str, Any],
     rejected = _store_verdicts(session, bids, accepted, result["rejected"])
     for m in markets.values():
         m.status = MarketStatus.cleared
+    # The audit chain's head, published with the result every participant can fetch: a
+    # tail rewritten after this moment no longer matches it (audit.verify).
+    seq, head_hash = audit.head(session, lock=True) or (0, audit.GENESIS)
+    result = {**result, "audit_head": {"seq": seq, "hash": head_hash}}
     rnd.result, rnd.result_sha256 = result, _sha(result)
-    rnd.status, rnd.finished_at = RoundStatus.done, utcnow()
+    rnd.status, rnd.finished_at, rnd.hold_reason = RoundStatus.done, utcnow(), None
     runs.release(session, rnd)
     rnd.solver_status, rnd.objective = result["status"], result.get("objective")
     rnd.timing = {**result.get("timing", {}), "parts": parts}
     audit.record(session, SYSTEM, "clearing.done", "clearing_round", rnd.id, {
         "snapshot_sha256": rnd.snapshot_sha256, "result_sha256": rnd.result_sha256,
         "status": result["status"], "objective": result.get("objective"),
-        "contracts": len(rows)})
+        "mip_gap": result.get("mip_gap"), "contracts": len(rows),
+        "audit_head": result["audit_head"]})
     _notify(session, rnd, markets, bids, accepted, rejected)
     return True
+
+
+def published_heads(session: Session) -> list[audit.Anchor]:
+    """The audit heads published in stored clearing results, for ``audit.verify``."""
+    rows = session.execute(select(ClearingRound.id, ClearingRound.result["audit_head"])
+                           .where(ClearingRound.status == RoundStatus.done)).all()
+    return [audit.Anchor(h["seq"], h["hash"], f"the result of clearing round {rid}")
+            for rid, h in rows if isinstance(h, dict) and h.get("seq")]
 
 
 def _store_verdicts(session: Session, bids: dict[uuid.UUID, Any], accepted: set[uuid.UUID],

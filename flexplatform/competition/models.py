@@ -166,6 +166,9 @@ class RoundStatus(str, enum.Enum):
     running = "running"
     done = "done"
     failed = "failed"
+    # Solved, but not provably good enough to be the market result: waits for an admin to
+    # release it as it is or re-run it with more time (competition.clearing.hold).
+    held = "held"
 
 
 class ClearingRound(Base):
@@ -192,6 +195,10 @@ class ClearingRound(Base):
     # Renewed by the solving worker's heartbeat (flexplatform.runs); a lapsed lease means
     # the worker died and the next gate scan starts the round again.
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # The solver time limit of the next solve when it is not the configured default (a
+    # re-run with more time after a result that was not final, or an admin's re-run).
+    time_limit_s: Mapped[float | None] = mapped_column(Float, default=None)
+    hold_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Contract(Base):

@@ -25,7 +25,9 @@ from flexplatform.competition.models import (
     Market,
     MarketStatus,
     NeedOutcome,
+    RoundStatus,
 )
+from flexplatform.competition.schemas import ClearingOut
 from flexplatform.competition.service import own_market
 from flexplatform.errors import Conflict, NotFound
 from flexplatform.registration.models import Role
@@ -53,6 +55,24 @@ def round_for(session: Session, round_id: uuid.UUID, who: Principal) -> Clearing
     return rnd
 
 
+def summary(session: Session, rnd: ClearingRound, who: Principal) -> ClearingOut:
+    """A round as the caller may see it: oversight sees it whole; an MO or FSP only the
+    markets it took part in and no total objective, as ``/result`` hides them."""
+    out = ClearingOut.model_validate(rnd)
+    if who.is_(Role.regulator, Role.admin):
+        return out
+    ids = [uuid.UUID(x) for x in rnd.market_ids]
+    if who.is_(Role.mo):
+        mine = session.scalars(select(Market.id).where(Market.id.in_(ids),
+                                                       Market.mo_id == who.id))
+    else:
+        mine = session.scalars(select(Bid.market_id).where(Bid.market_id.in_(ids),
+                                                           Bid.fsp_id == who.id).distinct())
+    own = {str(m) for m in mine}
+    return out.model_copy(update={"market_ids": [m for m in rnd.market_ids if m in own],
+                                  "objective": None})
+
+
 def rounds(session: Session, who: Principal, limit: int, offset: int) -> Sequence[ClearingRound]:
     q = select(ClearingRound)
     if who.is_(Role.mo):
@@ -68,6 +88,9 @@ def rounds(session: Session, who: Principal, limit: int, offset: int) -> Sequenc
 def document(session: Session, round_id: uuid.UUID, who: Principal, which: str) -> dict[str, Any]:
     rnd = round_for(session, round_id, who)
     doc = rnd.snapshot if which == "snapshot" else rnd.result
+    if which == "result" and rnd.status == RoundStatus.held \
+            and not who.is_(Role.regulator, Role.admin):
+        raise Conflict("the round's result is held for an admin; it is not the market result")
     if doc is None:
         raise Conflict(f"the round's {which} is not available yet (status {rnd.status.value})")
     digest = rnd.snapshot_sha256 if which == "snapshot" else rnd.result_sha256

@@ -9,17 +9,17 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
 from flexplatform.auth import (
+    AdminMoOrFsp,
     AdminOnly,
     Authenticated,
     FspOnly,
     FspTrading,
-    MoOrFsp,
     MoOrOversight,
     MoTrading,
     Public,
     SessionDep,
 )
-from flexplatform.competition import results, rules, service
+from flexplatform.competition import finality, results, rules, service
 from flexplatform.competition.models import BidStatus, MarketStatus
 from flexplatform.competition.schemas import (
     AwardOut,
@@ -30,6 +30,8 @@ from flexplatform.competition.schemas import (
     BidOut,
     BidValidation,
     ClearingOut,
+    HoldRelease,
+    HoldRerun,
     MarketIn,
     MarketOut,
     NotificationOut,
@@ -40,6 +42,7 @@ from flexplatform.config import get_settings
 from flexplatform.idempotency import run_once
 from flexplatform.notifications import list_for
 from flexplatform.pagination import Limit, Offset, Page, page
+from flexplatform.validation import Version
 
 router = APIRouter()
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
@@ -184,28 +187,46 @@ def propose_rules(body: RuleSetIn, session: SessionDep, who: AdminOnly):
 
 @router.post("/rules/{version}/approve", response_model=RuleSetOut, tags=["rules"],
              summary="Approve a proposed rule change (an admin other than the proposer)")
-def approve_rules(version: int, session: SessionDep, who: AdminOnly):
+def approve_rules(version: Version, session: SessionDep, who: AdminOnly):
     return RuleSetOut.model_validate(rules.decide(session, version, True, who))
 
 
 @router.post("/rules/{version}/reject", response_model=RuleSetOut, tags=["rules"],
              summary="Reject a proposed rule change (an admin other than the proposer)")
-def reject_rules(version: int, session: SessionDep, who: AdminOnly):
+def reject_rules(version: Version, session: SessionDep, who: AdminOnly):
     return RuleSetOut.model_validate(rules.decide(session, version, False, who))
 
 
 # --- clearings and notifications --------------------------------------------------------
 
 @router.get("/clearings", response_model=list[ClearingOut], tags=["results"],
-            summary="Clearing rounds the caller took part in (all for regulator, admin)")
+            summary="Clearing rounds the caller took part in (all for regulator, admin); "
+                    "an MO or FSP sees only its own markets of each")
 def clearings(session: SessionDep, who: Authenticated, limit: Limit = 100, offset: Offset = 0):
-    return [ClearingOut.model_validate(r) for r in results.rounds(session, who, limit, offset)]
+    return [results.summary(session, r, who)
+            for r in results.rounds(session, who, limit, offset)]
 
 
 @router.get("/clearings/{round_id}", response_model=ClearingOut, tags=["results"],
-            summary="One clearing round (participants in it, regulator, admin)")
+            summary="One clearing round (participants in it: their own markets; regulator, "
+                    "admin: whole)")
 def clearing(round_id: uuid.UUID, session: SessionDep, who: Authenticated):
-    return ClearingOut.model_validate(results.round_for(session, round_id, who))
+    return results.summary(session, results.round_for(session, round_id, who), who)
+
+
+@router.post("/clearings/{round_id}/release", response_model=ClearingOut, tags=["results"],
+             summary="Release a held round's result as the market result, with the reason "
+                     "(admin)")
+def release_held(round_id: uuid.UUID, body: HoldRelease, session: SessionDep, who: AdminOnly):
+    return ClearingOut.model_validate(finality.release(session, round_id, body.reason, who))
+
+
+@router.post("/clearings/{round_id}/rerun", response_model=ClearingOut, tags=["results"],
+             summary="Solve a held round again with a longer time limit, with the reason "
+                     "(admin)")
+def rerun_held(round_id: uuid.UUID, body: HoldRerun, session: SessionDep, who: AdminOnly):
+    return ClearingOut.model_validate(
+        finality.rerun(session, round_id, body.time_limit_s, body.reason, who))
 
 
 @router.get("/clearings/{round_id}/snapshot", tags=["results"],
@@ -231,7 +252,7 @@ def run_clearing(session: SessionDep, who: AdminOnly):
 
 
 @router.get("/notifications", response_model=list[NotificationOut], tags=["notifications"],
-            summary="The caller's notifications, newest first (mo, fsp)")
-def notifications(session: SessionDep, who: MoOrFsp,
+            summary="The caller's notifications, newest first (mo, fsp, admin)")
+def notifications(session: SessionDep, who: AdminMoOrFsp,
                   limit: Limit = 100, offset: Offset = 0):
     return [NotificationOut.model_validate(n) for n in list_for(session, who.id, limit, offset)]

@@ -7,10 +7,11 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from flexplatform.competition.models import BidStatus, MarketStatus, NeedDirection, RuleSetStatus
 from flexplatform.registration.schemas import Code, Input, Name, Output
+from flexplatform.validation import Timestamp
 
 Price = Annotated[Decimal, Field(ge=0, le=100_000, max_digits=14, decimal_places=4)]
 MWValue = Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)]
@@ -32,10 +33,10 @@ class NeedIn(Input):
 class MarketIn(Input):
     name: Name
     description: str = Field(default="", max_length=5000)
-    gate_open_at: AwareDatetime
-    gate_close_at: AwareDatetime
-    delivery_start: AwareDatetime
-    delivery_end: AwareDatetime
+    gate_open_at: Timestamp
+    gate_close_at: Timestamp
+    delivery_start: Timestamp
+    delivery_end: Timestamp
     needs: Annotated[list[NeedIn], Field(min_length=1, max_length=500)]
     open: bool = Field(default=False, description="Open for bids at once (else draft).")
 
@@ -47,10 +48,15 @@ class MarketIn(Input):
             raise ValueError("gate_close_at must not be after delivery_start")
         if not self.delivery_start < self.delivery_end:
             raise ValueError("delivery_start must be before delivery_end")
+        for name in ("gate_open_at", "gate_close_at", "delivery_start", "delivery_end"):
+            # Stored and cleared in UTC: checked in UTC, not in the offset it was sent in
+            # (T04:30+05:45 is 22:45Z, which is no settlement period boundary).
+            setattr(self, name, getattr(self, name).astimezone(dt.UTC))
         for name in ("delivery_start", "delivery_end"):
             t = getattr(self, name)
             if t.second or t.microsecond or t.minute % 30:
-                raise ValueError(f"{name} must fall on a settlement period boundary (:00/:30)")
+                raise ValueError(f"{name} must fall on a UTC settlement period boundary "
+                                 f"(:00 or :30 UTC; {t:%H:%M}Z is not)")
         periods = int((self.delivery_end - self.delivery_start).total_seconds() // 1800)
         if periods > 48 * 31:
             raise ValueError("a delivery window spans at most 31 days")
@@ -113,11 +119,15 @@ class BidIn(Input):
 
 
 class BidAmend(Input):
-    mw: MWProfile | None = None
-    min_mw: MWValue | None = None
-    availability_price: Price | None = None
-    utilisation_price: Price | None = None
-    all_or_nothing: bool | None = None
+    """Only the fields sent change. A field may be left out but not sent as null (a bid
+    always has a price and a profile); ``exclusive_group: null`` takes the bid out of its
+    group."""
+
+    mw: MWProfile = Field(default=None)
+    min_mw: MWValue = Field(default=None)
+    availability_price: Price = Field(default=None)
+    utilisation_price: Price = Field(default=None)
+    all_or_nothing: bool = Field(default=None)
     exclusive_group: Annotated[str, Field(min_length=1, max_length=80)] | None = None
 
 
@@ -175,7 +185,7 @@ class Rules(Input):
 class RuleSetIn(Input):
     rules: Rules
     rationale: str = Field(default="", max_length=5000)
-    effective_from: AwareDatetime | None = None
+    effective_from: Timestamp | None = None
 
 
 class RuleSetOut(Output):
@@ -199,11 +209,26 @@ class ClearingOut(Output):
     objective: float | None
     timing: dict[str, Any]
     error: str | None
+    hold_reason: str | None = None
+    time_limit_s: float | None = None
     snapshot_sha256: str | None
     result_sha256: str | None
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+
+
+Reason = Annotated[str, Field(min_length=3, max_length=2000)]
+
+
+class HoldRelease(Input):
+    reason: Reason = Field(description="Why the held result may stand as the market result.")
+
+
+class HoldRerun(Input):
+    time_limit_s: Annotated[float, Field(gt=0, le=24 * 3600, allow_inf_nan=False)] = Field(
+        description="The new solver time limit; above the last one.")
+    reason: Reason
 
 
 class AwardOut(Output):

@@ -160,9 +160,12 @@ class BidContext:
 def load_context(session: Session, bids: Sequence[BidIn], fsp_id: uuid.UUID) -> BidContext:
     need_ids = {b.need_id for b in bids}
     asset_ids = list({b.asset_id for b in bids})
+    # A draft market's needs are private to its MO: to an FSP they do not exist, so a bid
+    # on one is answered exactly as a bid on an unknown need (no status, no gate times).
     needs = {n.id: (n, m, p) for n, m, p in session.execute(
         select(Need, Market, Product).join(Market, Market.id == Need.market_id)
-        .join(Product, Product.code == Need.product_code).where(Need.id.in_(need_ids)))}
+        .join(Product, Product.code == Need.product_code)
+        .where(Need.id.in_(need_ids), Market.status != MarketStatus.draft))}
     assets: dict[uuid.UUID, Asset] = {}
     prequal: dict[tuple[uuid.UUID, str], Prequalification] = {}
     for i in range(0, len(asset_ids), 5000):
@@ -294,11 +297,18 @@ def amend_bid(session: Session, bid_id: uuid.UUID, data: BidAmend, who: Principa
     bid = own_bid(session, bid_id, who)
     if bid.status not in LIVE_BID:
         raise Conflict(f"a {bid.status.value} bid cannot be amended")
-    merged = BidIn.model_validate({
-        "need_id": bid.need_id, "asset_id": bid.asset_id, "mw": bid.mw, "min_mw": bid.min_mw,
-        "availability_price": bid.availability_price, "utilisation_price": bid.utilisation_price,
-        "all_or_nothing": bid.all_or_nothing, "exclusive_group": bid.exclusive_group,
-        **data.model_dump(exclude_unset=True)})
+    try:
+        # The amendment is checked as the whole bid it makes (e.g. an all-zero mw, or a
+        # min_mw above the new profile), with the same rules as a new bid.
+        merged = BidIn.model_validate({
+            "need_id": bid.need_id, "asset_id": bid.asset_id, "mw": bid.mw,
+            "min_mw": bid.min_mw, "availability_price": bid.availability_price,
+            "utilisation_price": bid.utilisation_price, "all_or_nothing": bid.all_or_nothing,
+            "exclusive_group": bid.exclusive_group, **data.model_dump(exclude_unset=True)})
+    except ValidationError as e:
+        raise InvalidInput("amendment not accepted", errors=[
+            field_error(list(err["loc"]) or ["body"], err["msg"])
+            for err in e.errors(include_url=False)]) from None
     errs = bid_problems(merged, load_context(session, [merged], who.id), utcnow(), [])
     if errs:
         raise InvalidInput("amendment not accepted", errors=errs)

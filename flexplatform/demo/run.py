@@ -351,7 +351,7 @@ def stage_clear(api: Api, st: State, gate_close: dt.datetime, timeout: float = 9
         rid = m.get("clearing_round_id")
         if rid:
             rnd = api("GET", f"/clearings/{rid}", st.regulator)
-            if rnd["status"] in ("done", "failed"):
+            if rnd["status"] in ("done", "failed", "held"):
                 st.round = rnd
                 return
         if time.monotonic() > deadline:
@@ -458,7 +458,7 @@ def run_demo(fast: bool = False, fresh: bool = True, console: Console | None = N
                 step(stages[7])
                 if rnd.get("status") != "done":
                     raise DemoError(f"clearing round {rnd.get('id')} is {rnd.get('status')}: "
-                                    f"{rnd.get('error')}")
+                                    f"{rnd.get('error') or rnd.get('hold_reason')}")
                 notes = sum(len(api("GET", "/notifications", p)) for p in
                             [*st.mos.values(), *st.fsps.values()])
                 done(stages[7], t0, f"{notes} market.cleared notifications")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -10,11 +9,12 @@ from fastapi import APIRouter, Query
 
 from flexplatform.auth import FspOnly, Public, SessionDep
 from flexplatform.competition.models import NeedDirection
-from flexplatform.errors import InvalidInput, NotFound, field_error
+from flexplatform.errors import NotFound
 from flexplatform.exploration import service
 from flexplatform.exploration.schemas import CatalogueNeed, Opportunities
 from flexplatform.pagination import Page
 from flexplatform.registration.service import get_own_asset
+from flexplatform.validation import Offset, Timestamp
 
 router = APIRouter()
 
@@ -27,15 +27,11 @@ def catalogue(
     product: str | None = None,
     zone: str | None = None,
     direction: NeedDirection | None = None,
-    window_from: Annotated[dt.datetime | None, Query(description="delivery overlaps from")] = None,
-    window_to: Annotated[dt.datetime | None, Query(description="delivery overlaps until")] = None,
+    window_from: Annotated[Timestamp | None, Query(description="delivery overlaps from")] = None,
+    window_to: Annotated[Timestamp | None, Query(description="delivery overlaps until")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ):
-    for name, v in (("window_from", window_from), ("window_to", window_to)):
-        if v is not None and v.tzinfo is None:
-            raise InvalidInput("timestamps need a UTC offset",
-                               errors=[field_error(["query", name], "naive datetime")])
     items, total = service.catalogue(
         session, product=product, zone=zone, direction=direction.value if direction else None,
         window_from=window_from, window_to=window_to, limit=limit, offset=offset)

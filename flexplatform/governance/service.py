@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +13,14 @@ from flexplatform.errors import Conflict, InvalidInput, NotFound, field_error
 from flexplatform.governance.models import Product, TechnologyType, Zone, ZoneKind
 from flexplatform.governance.schemas import ProductIn, TechnologyIn, ZoneIn
 from flexplatform.registration.service import recompute_for_product
+
+
+def verify_audit(session: Session) -> audit.VerifyReport:
+    """The chain held against its signed checkpoints and every head published in a
+    clearing result (the CLI and the API give the same answer)."""
+    from flexplatform.competition.clearing import published_heads
+
+    return audit.verify(session, anchors=published_heads(session))
 
 
 def list_technologies(session: Session) -> Sequence[TechnologyType]:
@@ -90,11 +98,16 @@ def latest_audit_events(session: Session, limit: int = 50) -> Sequence[audit.Aud
                            .limit(limit)).all()
 
 
-def get_product(session: Session, code: str) -> Product:
-    p = session.get(Product, code)
-    if p is None:
-        raise NotFound(f"product {code} not found")
-    return p
+T = TypeVar("T", TechnologyType, Product, Zone)
+_LABEL = {TechnologyType: "technology", Product: "product", Zone: "zone"}
+
+
+def get_entry(session: Session, model: type[T], code: str) -> T:
+    """One taxonomy entry by code (a product, technology or zone), or 404."""
+    row = session.get(model, code)
+    if row is None:
+        raise NotFound(f"{_LABEL[model]} {code} not found")
+    return row
 
 
 # The GB taxonomy a fresh platform starts with: ENA's four DSO products and the main ESO

@@ -16,10 +16,8 @@ from flexplatform.auth import (
     MoOrFsp,
     Public,
     SessionDep,
-    current_terms,
 )
 from flexplatform.config import get_settings
-from flexplatform.errors import NotFound
 from flexplatform.pagination import Limit, Offset, Page, page
 from flexplatform.registration import service
 from flexplatform.registration.models import AssetStatus, Role
@@ -42,6 +40,7 @@ from flexplatform.registration.schemas import (
     TermsOut,
     WebhookSettings,
 )
+from flexplatform.validation import TermsVersionPath
 
 router = APIRouter()
 
@@ -101,8 +100,6 @@ def list_keys(pid: uuid.UUID, session: SessionDep,
              tags=["api keys"], summary="Issue a key (admin, or the participant itself)")
 def create_key(pid: uuid.UUID, body: ApiKeyCreate, session: SessionDep,
                who: Authenticated):
-    if not who.is_(Role.admin) and pid != who.id:
-        raise NotFound(f"participant {pid} not found")
     key, full = service.create_key(session, pid, body.label, who)
     return ApiKeyCreated(key=ApiKeyOut.model_validate(key), api_key=full)
 
@@ -123,21 +120,18 @@ def create_terms(body: TermsCreate, session: SessionDep, who: AdminOnly):
 @router.get("/terms/current", response_model=TermsOut, tags=["terms"],
             summary="The terms version in force (public)")
 def terms_current(session: SessionDep, who: Public):
-    tv = current_terms(session)
-    if tv is None:
-        raise NotFound("no terms version has been published")
-    return TermsOut.model_validate(tv)
+    return TermsOut.model_validate(service.terms_in_force(session))
 
 
 @router.get("/terms/{version}", response_model=TermsOut, tags=["terms"],
             summary="One terms version (public)")
-def terms_version(version: str, session: SessionDep, who: Public):
+def terms_version(version: TermsVersionPath, session: SessionDep, who: Public):
     return TermsOut.model_validate(service.get_terms(session, version))
 
 
 @router.post("/terms/{version}/accept", response_model=TermsAcceptanceOut, tags=["terms"],
              summary="Accept the terms in force (mo, fsp)")
-def accept_terms(version: str, session: SessionDep,
+def accept_terms(version: TermsVersionPath, session: SessionDep,
                  who: MoOrFsp):
     acc = service.accept_terms(session, version, who)
     return TermsAcceptanceOut(participant_id=acc.participant_id, version=version,

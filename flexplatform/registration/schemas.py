@@ -11,7 +11,6 @@ from typing import Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,6 +19,7 @@ from pydantic import (
 
 from flexplatform.registration.models import AssetStatus, ParticipantStatus, PrequalStatus, Role
 from flexplatform.registration.mpan import mpan_problem
+from flexplatform.validation import CODE_PATTERN, TERMS_VERSION_PATTERN, Timestamp
 
 
 class Input(BaseModel):
@@ -38,7 +38,7 @@ def _mpan(v: str) -> str:
 
 
 Mpan = Annotated[str, AfterValidator(_mpan)]
-Code = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_\-\.]+$")]
+Code = Annotated[str, Field(min_length=1, max_length=60, pattern=CODE_PATTERN)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
@@ -118,10 +118,10 @@ class ApiKeyCreated(BaseModel):
 
 
 class TermsCreate(Input):
-    version: Annotated[str, Field(min_length=1, max_length=40)]
+    version: Annotated[str, Field(min_length=1, max_length=40, pattern=TERMS_VERSION_PATTERN)]
     title: Name
     body: Annotated[str, Field(min_length=1, max_length=200_000)]
-    effective_from: AwareDatetime | None = None
+    effective_from: Timestamp | None = None
 
 
 class TermsOut(Output):

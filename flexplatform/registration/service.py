@@ -16,10 +16,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from flexplatform import audit
-from flexplatform.auth import Principal, current_terms, issue_key
+from flexplatform.auth import Principal, issue_key
 from flexplatform.db import bulk_insert, utcnow
 from flexplatform.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from flexplatform.governance.models import Product, TechnologyType, Zone
+from flexplatform.identity import current_terms
 from flexplatform.registration import prequal
 from flexplatform.registration.models import (
     ApiKey,
@@ -131,6 +132,10 @@ def list_keys(session: Session, pid: uuid.UUID, principal: Principal) -> Sequenc
 
 def create_key(session: Session, pid: uuid.UUID, label: str, principal: Principal
                ) -> tuple[ApiKey, str]:
+    """Issue a key: an admin for anyone, a participant for itself (the regulator, who may
+    read every participant, issues keys for no one but itself)."""
+    if not principal.is_(Role.admin) and pid != principal.id:
+        raise NotFound(f"participant {pid} not found")
     p = get_participant(session, pid, principal)
     key, full = issue_key(session, p, label)
     audit.record(session, principal.actor, "api_key.create", "api_key", key.id,
@@ -173,6 +178,13 @@ def list_terms(session: Session) -> Sequence[TermsVersion]:
     """Every terms version, the latest in force first (published versions never change)."""
     return session.scalars(select(TermsVersion).order_by(TermsVersion.effective_from.desc(),
                                                          TermsVersion.id.desc())).all()
+
+
+def terms_in_force(session: Session) -> TermsVersion:
+    tv = current_terms(session)
+    if tv is None:
+        raise NotFound("no terms version has been published")
+    return tv
 
 
 def get_terms(session: Session, version: str) -> TermsVersion:

@@ -210,3 +210,157 @@ def test_bid_endpoints_declare_their_request_bodies(app):
     for path in ("/api/v1/bids", "/api/v1/bids/bulk"):
         body = spec["paths"][path]["post"]["requestBody"]
         assert body["required"] and "application/json" in body["content"], path
+
+
+@pytest.mark.parametrize("patch, pointer", [
+    ({"availability_price": None}, "/availability_price"),
+    ({"utilisation_price": None}, "/utilisation_price"),
+    ({"mw": None}, "/mw"),
+    ({"min_mw": None}, "/min_mw"),
+    ({"all_or_nothing": None}, "/all_or_nothing"),
+    ({"mw": [0.0, 0.0]}, "/body"),
+    ({"min_mw": 1.5}, "/body"),
+])
+def test_an_amendment_that_makes_a_bad_bid_is_a_422(client, world, db, patch, pointer):
+    """Found as 500s: null for a price, or a profile that offers nothing."""
+    bid = client.post(f"{API}/bids", json=bid_body(world), headers=world["fsp"].h).json()
+    before = client.get(f"{API}/bids/{bid['id']}", headers=world["fsp"].h).json()
+    r = client.patch(f"{API}/bids/{bid['id']}", json=patch, headers=world["fsp"].h)
+    assert r.status_code == 422, r.text
+    assert any(e["pointer"] == pointer for e in r.json()["errors"]), r.json()
+    assert client.get(f"{API}/bids/{bid['id']}", headers=world["fsp"].h).json() == before
+
+
+def test_exclusive_group_may_be_cleared_with_null(client, world):
+    bid = client.post(f"{API}/bids", json=bid_body(world, exclusive_group="g"),
+                      headers=world["fsp"].h).json()
+    r = client.patch(f"{API}/bids/{bid['id']}", json={"exclusive_group": None},
+                     headers=world["fsp"].h)
+    assert r.status_code == 200 and r.json()["exclusive_group"] is None
+
+
+def test_a_draft_market_is_an_unknown_need_to_an_fsp(client, make_party, zones):
+    """Validation and submission say nothing of a draft: not its status, not its gates."""
+    mo, fsp = make_party("mo"), make_party("fsp")
+    draft = client.post(f"{API}/markets", json=market_body(open=False), headers=mo.h).json()
+    asset = client.post(f"{API}/assets", json=asset_body(), headers=fsp.h).json()
+    body = {"need_id": draft["needs"][0]["id"], "asset_id": asset["id"], "mw": [1.0, 1.0],
+            "availability_price": "20", "utilisation_price": "150"}
+    unknown = {**body, "need_id": str(uuid.uuid4())}
+    v = client.post(f"{API}/bids/validate", json=body, headers=fsp.h).json()
+    u = client.post(f"{API}/bids/validate", json=unknown, headers=fsp.h).json()
+    assert [p["code"] for p in v["problems"]] == ["need_not_found"]
+    assert v["problems"][0]["message"].replace(body["need_id"], "?") == \
+        u["problems"][0]["message"].replace(unknown["need_id"], "?")
+    assert "draft" not in str(v) and draft["gate_close_at"][:10] not in str(v)
+    r = client.post(f"{API}/bids", json=body, headers=fsp.h)
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "need_not_found"
+
+
+def test_cancelling_a_market_rejects_its_live_bids(client, world):
+    fsp, mo = world["fsp"], world["mo"]
+    live = client.post(f"{API}/bids", json=bid_body(world), headers=fsp.h).json()
+    gone = client.post(f"{API}/bids", json=bid_body(world), headers=fsp.h).json()
+    client.post(f"{API}/bids/{gone['id']}/withdraw", headers=fsp.h).raise_for_status()
+    r = client.post(f"{API}/markets/{world['market']['id']}/cancel", headers=mo.h)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    after = client.get(f"{API}/bids/{live['id']}", headers=fsp.h).json()
+    assert after["status"] == "rejected"
+    assert after["reasons"] == [{"code": "market_cancelled",
+                                 "message": "the MO cancelled the market"}]
+    assert client.get(f"{API}/bids/{gone['id']}", headers=fsp.h).json()["status"] == "withdrawn"
+    late = client.post(f"{API}/bids", json=bid_body(world), headers=fsp.h)
+    assert late.status_code == 422 and late.json()["errors"][0]["code"] == "gate_closed"
+
+
+def test_a_suspended_fsp_cannot_bid_and_its_bids_are_excluded_at_gate_closure(
+        client, world, make_party, db):
+    from flexplatform.competition import clearing
+    from flexplatform.competition.models import ClearingRound
+
+    admin, fsp = make_party("admin"), world["fsp"]
+    kept = client.post(f"{API}/bids", json=bid_body(world, asset_id=world["other_asset"]),
+                       headers=world["other"].h).json()
+    bid = client.post(f"{API}/bids", json=bid_body(world), headers=fsp.h).json()
+    client.patch(f"/api/v1/participants/{fsp.id}", json={"status": "suspended"},
+                 headers=admin.h).raise_for_status()
+    r = client.post(f"{API}/bids", json=bid_body(world), headers=fsp.h)
+    assert r.status_code == 403 and "suspended" in r.json()["detail"]
+    gate = dt.datetime.fromisoformat(world["market"]["gate_close_at"])
+    (rid,) = clearing.close_gates(db, now=gate + dt.timedelta(seconds=1))
+    db.flush()
+    stored = db.get(Bid, uuid.UUID(bid["id"]))
+    assert stored.status.value == "rejected"
+    assert [x["code"] for x in stored.reasons] == ["participant_suspended"]
+    snap = clearing.build_snapshot(db, db.get(ClearingRound, rid))
+    assert [b["id"] for b in snap["bids"]] == [kept["id"]]
+    assert db.get(Bid, uuid.UUID(kept["id"])).status.value == "submitted"
+
+
+def test_decommissioned_assets_are_left_out_of_the_snapshot(client, world, db):
+    from flexplatform.competition import clearing
+    from flexplatform.competition.models import ClearingRound
+
+    fsp = world["fsp"]
+    bid = client.post(f"{API}/bids", json=bid_body(world), headers=fsp.h).json()
+    kept = client.post(f"{API}/bids", json=bid_body(world, asset_id=world["other_asset"]),
+                       headers=world["other"].h).json()
+    client.post(f"{API}/assets/{world['asset']}/decommission", headers=fsp.h).raise_for_status()
+    gate = dt.datetime.fromisoformat(world["market"]["gate_close_at"])
+    (rid,) = clearing.close_gates(db, now=gate + dt.timedelta(seconds=1))
+    db.flush()
+    snap = clearing.build_snapshot(db, db.get(ClearingRound, rid))
+    assert [b["id"] for b in snap["bids"]] == [kept["id"]]
+    assert [a["id"] for a in snap["assets"]] == [world["other_asset"]]
+    stored = db.get(Bid, uuid.UUID(bid["id"]))
+    assert stored.status.value == "rejected"
+    assert [x["code"] for x in stored.reasons] == ["asset_not_available"]
+
+
+def test_validation_reports_conflicts_with_awards_already_held(client, world, db, make_party):
+    """Event by event: a new bid checked against what the asset was already awarded."""
+    from decimal import Decimal
+
+    from flexplatform.competition.models import ClearingRound, Contract
+
+    fsp, mo = world["fsp"], world["mo"]
+    start = dt.datetime.fromisoformat(world["market"]["delivery_start"])
+    rnd = ClearingRound(market_ids=[], status="done")
+    db.add(rnd)
+    db.flush()
+    other_need = client.post(f"{API}/markets", headers=mo.h, json=market_body()).json()
+    held = {"round_id": rnd.id, "bid_id": None, "need_id": uuid.UUID(other_need["needs"][0]["id"]),
+            "market_id": uuid.UUID(other_need["id"]), "asset_id": uuid.UUID(world["asset"]),
+            "fsp_id": fsp.id, "mo_id": mo.id, "availability_price": Decimal("10"),
+            "utilisation_price": Decimal("100"), "status": "active"}
+    prior = client.post(f"{API}/bids", headers=fsp.h, json=bid_body(
+        world, need_id=other_need["needs"][0]["id"])).json()
+    held["bid_id"] = uuid.UUID(prior["id"])
+
+    def validate(mw):
+        r = client.post(f"{API}/bids/validate", headers=fsp.h, json=bid_body(world, mw=mw))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    assert validate([2.0, 2.0])["conflicts"] == []  # nothing held yet
+    # 1.5 MW up already awarded in the first period (the asset moves 2 MW up).
+    db.add(Contract(**held, product_code="sustain", direction="up", period_start=start,
+                    mw=1.5))
+    db.commit()
+    v = validate([1.0, 2.0])
+    assert v["eligible"]
+    assert [c["code"] for c in v["conflicts"]] == ["capacity_already_awarded"]
+    assert "1.5 MW already awarded" in v["conflicts"][0]["message"]
+    assert validate([0.5, 2.0])["conflicts"] == []  # 1.5 + 0.5 fits
+    # The opposite direction in the second period, and a product that cannot stack in it.
+    half = start + dt.timedelta(minutes=30)
+    db.add(Contract(**{**held, "bid_id": uuid.UUID(client.post(f"{API}/bids", headers=fsp.h,
+                    json=bid_body(world, need_id=other_need["needs"][0]["id"])).json()["id"])},
+                    product_code="sustain", direction="down", period_start=half, mw=1.0))
+    db.commit()
+    assert {c["code"] for c in validate([0.5, 1.0])["conflicts"]} == {"direction_conflict"}
+    db.execute(Contract.__table__.delete().where(Contract.period_start == half))
+    db.add(Contract(**held, product_code="quick_reserve", direction="up", period_start=half,
+                    mw=0.5))
+    db.commit()
+    assert {c["code"] for c in validate([0.5, 1.0])["conflicts"]} == {"stacking_conflict"}

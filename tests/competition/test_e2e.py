@@ -140,7 +140,7 @@ def test_market_day(live):
     rounds = []
     while time.time() < deadline:
         rounds = c.get(f"{API}/clearings", headers=p["reg"]["h"]).json()
-        if rounds and rounds[0]["status"] in ("done", "failed"):
+        if rounds and rounds[0]["status"] in ("done", "failed", "held"):
             break
         time.sleep(0.3)
     assert len(rounds) == 1 and rounds[0]["status"] == "done", rounds
@@ -154,6 +154,13 @@ def test_market_day(live):
     assert abs(s2["needs"][0]["unmet_mwh"] - 2.0) < 1e-6  # 1 MW short for 2 hours
     assert {a["asset_id"] for a in s1["needs"][0]["assets"]} == {b1, d1}
     assert c.get(f"{API}/markets/{m1['id']}/schedule", headers=p["mo2"]["h"]).status_code == 404
+    # Now the battery holds dynamic awards: a quick_reserve bid for the same periods is
+    # flagged against them (the two products cannot stack under the default rules).
+    v = c.post(f"{API}/bids/validate", headers=p["fsp1"]["h"], json={
+        "need_id": n2, "asset_id": b1, "mw": [2.0] * 4, "availability_price": "10",
+        "utilisation_price": "200"}).json()
+    assert not v["eligible"] and [x["code"] for x in v["problems"]] == ["gate_closed"]
+    assert [x["code"] for x in v["conflicts"]] == ["stacking_conflict"] * 4
     rejected = c.get(f"{API}/bids/{b1_n2}", headers=p["fsp1"]["h"]).json()
     assert rejected["status"] == "rejected"
     assert {r["code"] for r in rejected["reasons"]} & {"stacking_conflict", "primacy"}
@@ -168,6 +175,17 @@ def test_market_day(live):
     assert c.get(f"{API}/bids/{g1_n2}", headers=p["mo1"]["h"]).status_code == 404
     assert c.get(f"{API}/assets/{b1}", headers=p["mo1"]["h"]).status_code == 200
     assert c.get(f"{API}/assets/{g1}", headers=p["mo1"]["h"]).status_code == 404
+
+    # The round itself: oversight sees it whole; a party only its own markets, and no
+    # total objective (as /result hides the others' costs).
+    whole = c.get(f"{API}/clearings/{rid}", headers=p["reg"]["h"]).json()
+    assert set(whole["market_ids"]) == {m1["id"], m2["id"]} and whole["objective"] > 0
+    for who, mine in (("mo2", [m2["id"]]), ("fsp2", [m1["id"]]), ("fsp1", [m1["id"], m2["id"]])):
+        seen = c.get(f"{API}/clearings/{rid}", headers=p[who]["h"]).json()
+        assert sorted(seen["market_ids"]) == sorted(mine) and seen["objective"] is None, who
+        listed = c.get(f"{API}/clearings", headers=p[who]["h"]).json()
+        assert [(r["id"], sorted(r["market_ids"]), r["objective"]) for r in listed] == \
+            [(rid, sorted(mine), None)], who
 
     # Documents: the regulator gets the exact snapshot/result; an FSP only its part.
     full = c.get(f"{API}/clearings/{rid}/snapshot", headers=p["reg"]["h"]).json()
@@ -203,4 +221,10 @@ def test_market_day(live):
     assert c.get(f"{API}/awards", headers=p["reg"]["h"]).json()["total"] == before
     assert len(c.get(f"{API}/clearings", headers=p["reg"]["h"]).json()) == 1
     v = c.get(f"{API}/audit/verify", headers=p["reg"]["h"]).json()
-    assert v["ok"]
+    assert v["ok"], v
+    # The result published the chain's head as it stood when the round was stored.
+    head = result["audit_head"]
+    stored = next(e for e in c.get(f"{API}/audit/events?entity_id={rid}",
+                                   headers=p["reg"]["h"]).json() if e["action"] == "clearing.done")
+    assert stored["prev_hash"] == head["hash"] and stored["seq"] == head["seq"] + 1
+    assert stored["data"]["audit_head"] == head

@@ -41,7 +41,7 @@ def _market_day(c, p, zones):
     deadline = time.time() + 90
     while time.time() < deadline:
         rounds = c.get(f"{API}/clearings", headers=p["reg"]["h"]).json()
-        if rounds and rounds[0]["status"] in ("done", "failed"):
+        if rounds and rounds[0]["status"] in ("done", "failed", "held"):
             return rounds[0]
         time.sleep(0.3)
     raise AssertionError("round did not finish")

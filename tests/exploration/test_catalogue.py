@@ -49,8 +49,14 @@ def test_catalogue_public_filters_and_pagination(client, make_party, zones, db):
     assert len(page["items"]) == 2 and page["total"] == 4
     r = client.get("/api/v1/catalogue/needs", params={"window_from": "2026-01-01T00:00:00"})
     assert r.status_code == 422
-    one = body["items"][1]["id"]
-    assert client.get(f"/api/v1/catalogue/needs/{one}").status_code == 200
+    one = body["items"][1]
+    r = client.get(f"/api/v1/catalogue/needs/{one['id']}")
+    assert r.status_code == 200 and r.json() == one
+    assert [n["market_name"] for n in body["items"]] == ["A", "B", "C", "E"]  # by gate, then age
+    a = body["items"][0]
+    assert (a["product"], a["zone"], a["direction"], a["mw"]) == (
+        "dynamic", "CMZ_NORTH", "up", [1.0, 2.0, 2.0, 1.0])
+    assert a["utilisation_price_cap"] == "400.0000" and a["mo"].startswith("MO ")
 
 
 def test_draft_need_not_in_catalogue(client, make_party, zones, db):
