@@ -21,6 +21,7 @@ from ..snapshot import (
     SnapshotError,
     is_num,
     parse_snapshot,
+    read_document,
     records,
     unique,
 )
@@ -407,19 +408,4 @@ def load_advice_request(doc: dict | str | Path | AdviceRequest) -> AdviceRequest
     """
     if isinstance(doc, AdviceRequest):
         return doc
-    if isinstance(doc, Path) or (isinstance(doc, str) and not doc.lstrip().startswith("{")):
-        try:
-            text = Path(doc).read_text()
-        except OSError as e:
-            raise AdviceRequestError([{"path": "$", "id": None, "field": None,
-                                       "message": f"cannot read {doc}: {e}"}]) from None
-    elif isinstance(doc, str):
-        text = doc
-    else:
-        return parse_advice_request(doc)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise AdviceRequestError([{"path": "$", "id": None, "field": None,
-                                   "message": f"not valid JSON: {e}"}]) from None
-    return parse_advice_request(data)
+    return parse_advice_request(read_document(doc, AdviceRequestError))
