@@ -21,19 +21,28 @@ PRIMACY = ("lexicographic", "weighted")
 PRICING = ("pay_as_bid", "pay_as_clear")
 
 
-class SnapshotError(ValueError):
-    """A snapshot that does not conform to market-snapshot-v1.
+class DocumentError(ValueError):
+    """A document (snapshot, request) that does not conform to its format: every problem,
+    never only the first, so one fix-and-resend round is enough.
 
     `problems` is a list of dicts with `path`, `id` (may be None), `field` and `message`.
     """
 
+    what = "document"
+
     def __init__(self, problems: list[dict[str, Any]]):
         self.problems = problems
-        lines = [f"invalid snapshot: {len(problems)} problem(s)"]
+        lines = [f"invalid {self.what}: {len(problems)} problem(s)"]
         for p in problems:
             who = f" (id {p['id']})" if p.get("id") is not None else ""
             lines.append(f"  {p['path']}{who}: {p['message']}")
         super().__init__("\n".join(lines))
+
+
+class SnapshotError(DocumentError):
+    """A snapshot that does not conform to market-snapshot-v1."""
+
+    what = "snapshot"
 
 
 @dataclass(frozen=True)

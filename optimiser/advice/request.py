@@ -18,6 +18,7 @@ from typing import Any
 from ..snapshot import (
     DIRECTIONS,
     Collector,
+    DocumentError,
     SnapshotError,
     is_num,
     parse_snapshot,
@@ -27,19 +28,10 @@ from ..snapshot import (
 )
 
 
-class AdviceRequestError(ValueError):
-    """A request that does not conform to advice-request-v1.
+class AdviceRequestError(DocumentError):
+    """A request that does not conform to advice-request-v1."""
 
-    `problems` is a list of dicts with `path`, `id` (may be None), `field` and `message`.
-    """
-
-    def __init__(self, problems: list[dict[str, Any]]):
-        self.problems = problems
-        lines = [f"invalid advice request: {len(problems)} problem(s)"]
-        for p in problems:
-            who = f" (id {p['id']})" if p.get("id") is not None else ""
-            lines.append(f"  {p['path']}{who}: {p['message']}")
-        super().__init__("\n".join(lines))
+    what = "advice request"
 
 
 @dataclass(frozen=True)
