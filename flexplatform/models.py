@@ -36,3 +36,10 @@ from flexplatform.reporting.models import (  # noqa: F401
     MeterSubmission,
 )
 from flexplatform.web.models import WebSession  # noqa: F401
+from flexplatform.competition.transfer_models import (  # noqa: F401
+    Transfer,
+    TransferClearing,
+    TransferOffer,
+    TransferPayment,
+    TransferSettings,
+)
