@@ -134,7 +134,9 @@ def build_snapshot(session: Session, t: Transfer, rule_set_at: dt.datetime
         asset_docs.append({
             "id": str(a.id), "fsp": str(a.fsp_id), "zone": a.zone_code,
             "technology": a.technology_code, "up_mw": a.up_mw, "down_mw": a.down_mw,
-            "emission_t_per_mwh": a.emission_t_per_mwh, "reliability": a.reliability,
+            # MW for MW: the taker takes over contracted MW and its delivery risk, so no
+            # derating (a derated award would make the MO pay for more MW than before).
+            "emission_t_per_mwh": a.emission_t_per_mwh, "reliability": 1.0,
             "unavailable_periods": list(range(T)) if gone else []})
     for o in offers:
         bid_docs.append({

@@ -111,6 +111,11 @@ def create(session: Session, data: TransferIn, who: Principal,
         if item.mw is not None and item.mw > c.mw + EPS:
             bad.append(_err(["contracts", i, "mw"], f"{item.mw:g} MW is more than the "
                             f"{c.mw:g} MW contracted", "over_contract"))
+        if any(found[x.contract_id].period_start == c.period_start
+               for x in data.contracts[:i] if x.contract_id in found):
+            bad.append(_err(loc, f"another contract of this transfer is for the period "
+                            f"{c.period_start:%Y-%m-%d %H:%M}Z: one contract per period",
+                            "one_per_period"))
         if c.status != "active":
             clash.append(_err(loc, f"the contract is {c.status}", "contract_not_active"))
         if c.period_start <= now:
