@@ -145,6 +145,13 @@ def test_transfer_creation_checks(client, db, market):
     assert late.status_code == 422 and late.headers["content-type"].startswith(
         "application/problem+json")
     assert _codes(late) == [("offer_deadline", "deadline_after_delivery")]
+    twin = _contracts(db, uuid.UUID(m["market_id"]), m["need_id"], uuid.UUID(m["a0"]),
+                      m["holder"].id, m["mo"].id, 0.5, m["start"] + dt.timedelta(hours=1), n=1)
+    two = client.post(f"{API}/transfers", headers=m["holder"].h, json={
+        "contracts": [{"contract_id": m["contracts"][2]}, {"contract_id": twin[0]}],
+        "reason": "two for one period", "offer_deadline": t["offer_deadline"]})
+    assert two.status_code == 422 and _codes(two) == [("contracts.1.contract_id",
+                                                       "one_per_period")]
     # Withdrawn, the contract may be offered again.
     w = client.post(f"{API}/transfers/{t['id']}/withdraw", headers=m["holder"].h)
     assert w.status_code == 200 and w.json()["status"] == "withdrawn"
