@@ -6,11 +6,9 @@ import uuid
 from typing import Literal
 
 from fastapi import APIRouter
-from sqlalchemy import func, select
 
 from flexplatform.auth import Authenticated, FspOrOversight, FspTrading, MoTrading, SessionDep
 from flexplatform.competition import transfer_clearing, transfers
-from flexplatform.competition.transfer_models import TransferClearing
 from flexplatform.competition.transfer_schemas import (
     BoardEntry,
     DecisionIn,
@@ -23,7 +21,6 @@ from flexplatform.competition.transfer_schemas import (
     TransferSettingsIn,
     TransferSettingsOut,
 )
-from flexplatform.errors import NotFound
 from flexplatform.pagination import Limit, Offset, Page, page
 
 router = APIRouter(tags=["trading"])
@@ -94,11 +91,7 @@ def reject_transfer(transfer_id: uuid.UUID, session: SessionDep, who: MoTrading,
             summary="The clearing run over the transfer: snapshot and result with their "
                     "SHA-256 (holder, mo, regulator, admin)")
 def transfer_clearing_run(transfer_id: uuid.UUID, session: SessionDep, who: Authenticated):
-    t = transfers.get(session, transfer_id, who)
-    run = session.get(TransferClearing, t.clearing_id) if t.clearing_id else None
-    if run is None or not (who.is_("regulator", "admin") or who.id in (t.holder_id, t.mo_id)):
-        raise NotFound(f"no clearing of transfer {transfer_id} to show")
-    return TransferClearingOut.model_validate(run)
+    return TransferClearingOut.model_validate(transfers.clearing_of(session, transfer_id, who))
 
 
 @router.post("/transfers/{transfer_id}/offers", status_code=201, response_model=OfferOut,
@@ -131,13 +124,7 @@ def withdraw_offer(offer_id: uuid.UUID, session: SessionDep, who: FspTrading):
                     "its transfers', regulator and admin all")
 def payments(session: SessionDep, who: Authenticated, transfer_id: uuid.UUID | None = None,
              limit: Limit = 100, offset: Offset = 0):
-    from flexplatform.competition.transfer_models import TransferPayment as P
-
-    q = transfers.payments_visible(session, who)
-    if transfer_id is not None:
-        q = q.where(P.transfer_id == transfer_id)
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.scalars(q.order_by(P.period_start, P.id).limit(limit).offset(offset)).all()
+    rows, total = transfers.payments(session, who, transfer_id, limit, offset)
     return page(PaymentOut, rows, total, limit, offset)
 
 

@@ -33,7 +33,9 @@ from flexplatform.competition.transfer_models import (
     LIVE_OFFER,
     LIVE_TRANSFER,
     Transfer,
+    TransferClearing,
     TransferOffer,
+    TransferPayment,
     TransferSettings,
 )
 from flexplatform.competition.transfer_schemas import OfferIn, TransferIn, TransferSettingsIn
@@ -447,16 +449,32 @@ def withdraw_offer(session: Session, offer_id: uuid.UUID, who: Principal) -> Tra
     return o
 
 
-def payments_visible(session: Session, who: Principal) -> Any:
-    """The payment rows query a caller may read (FSP: its own as payer or payee)."""
-    from flexplatform.competition.transfer_models import TransferPayment as P
-
+def payments(session: Session, who: Principal, transfer_id: uuid.UUID | None, limit: int,
+             offset: int) -> tuple[Sequence[TransferPayment], int]:
+    """Payment rows a caller may read: an FSP its own as payer or payee, an MO those of its
+    transfers, oversight all."""
+    P = TransferPayment
     q = select(P)
     if who.is_(Role.fsp):
         q = q.where(or_(P.payer_id == who.id, P.payee_id == who.id))
     elif who.is_(Role.mo):
         q = q.where(P.transfer_id.in_(select(Transfer.id).where(Transfer.mo_id == who.id)))
-    return q
+    if transfer_id is not None:
+        q = q.where(P.transfer_id == transfer_id)
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    return session.scalars(q.order_by(P.period_start, P.id).limit(limit).offset(offset)
+                           ).all(), total
+
+
+def clearing_of(session: Session, transfer_id: uuid.UUID, who: Principal) -> TransferClearing:
+    """The run over the transfer, for its holder, its MO and oversight (not the offerers:
+    the snapshot holds every offer)."""
+    t = get(session, transfer_id, who)
+    run = session.get(TransferClearing, t.clearing_id) if t.clearing_id else None
+    if run is None or not (who.is_(Role.regulator, Role.admin)
+                           or who.id in (t.holder_id, t.mo_id)):
+        raise NotFound(f"no clearing of transfer {transfer_id} to show")
+    return run
 
 
 def market_of(session: Session, t: Transfer) -> Market:
