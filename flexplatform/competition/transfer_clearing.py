@@ -176,11 +176,13 @@ def _recheck_offers(session: Session, t: Transfer) -> int:
     return dropped
 
 
-def prepare(session: Session, clearing_id: uuid.UUID) -> dict[str, Any] | None:
+def prepare(session: Session, clearing_id: uuid.UUID, now: dt.datetime | None = None
+            ) -> dict[str, Any] | None:
     """Freeze the run's snapshot (once) and take its lease; None if nothing to do."""
+    now = now or utcnow()
     run = session.scalar(_lock(session, select(TransferClearing).where(
         TransferClearing.id == clearing_id)))
-    if run is None or run.status in ("done", "failed") or runs.held(run):
+    if run is None or run.status in ("done", "failed") or runs.held(run, now):
         return None
     t = session.get(Transfer, run.transfer_id)
     assert t is not None
@@ -191,7 +193,7 @@ def prepare(session: Session, clearing_id: uuid.UUID) -> dict[str, Any] | None:
         audit.record(session, SYSTEM, "transfer.snapshot", "transfer", t.id, {
             "clearing": str(run.id), "snapshot_sha256": run.snapshot_sha256,
             "offers": len(run.snapshot["bids"]), "offers_dropped": dropped})
-    runs.take(run)
+    runs.take(run, now)
     return run.snapshot
 
 

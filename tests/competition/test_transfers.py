@@ -397,3 +397,33 @@ def test_partial_cover_and_deadline_scan(client, db, market):
     pays = client.get(f"{API}/transfer-payments?transfer_id={t2}", headers=m["reg"].h).json()
     assert [(p["payer_id"], p["amount"]) for p in pays["items"]] == [
         (str(m["taker2"].id), "2.5000")]
+
+
+def test_runs_are_leased_and_recovered(client, db, market):
+    """A duplicate message finds the run leased and does nothing; a run whose worker died
+    (lapsed lease) is started again by the scan, and failed after a second lost worker."""
+    from flexplatform.competition import transfer_clearing
+    from flexplatform.competition.transfer_models import Transfer, TransferClearing
+
+    m = market
+    tid = _transfer(client, m)["id"]
+    _offer(client, m["taker1"], tid, m["a1"], [2] * 4, 25)
+    client.post(f"{API}/transfers/{tid}/close", headers=m["holder"].h)
+    t = db.get(Transfer, uuid.UUID(tid))
+    db.refresh(t)
+    cid = t.clearing_id
+    now = dt.datetime.now(dt.UTC)
+    assert transfer_clearing.scan(db, now) == [cid]  # queued: its message may be lost
+    snap = transfer_clearing.prepare(db, cid)
+    assert snap and transfer_clearing.prepare(db, cid) is None  # leased: a duplicate
+    run = db.get(TransferClearing, cid)
+    assert transfer_clearing.scan(db, now) == []
+    later = run.lease_expires_at + dt.timedelta(seconds=1)
+    assert transfer_clearing.scan(db, later) == [cid]  # the worker died: start again
+    assert transfer_clearing.prepare(db, cid, later) == snap  # the frozen snapshot
+    transfer_clearing.scan(db, db.get(TransferClearing, cid).lease_expires_at
+                           + dt.timedelta(seconds=1))
+    db.commit()
+    assert db.get(TransferClearing, cid).status == "failed"
+    assert client.get(f"{API}/transfers/{tid}", headers=m["holder"].h).json()["status"] == \
+        "failed"
