@@ -274,6 +274,17 @@ def test_cleared_by_the_engine_and_completed(client, db, market):
     assert by == {(str(m["holder"].id), str(m["taker1"].id), "2.5000"),
                   (str(m["taker2"].id), str(m["holder"].id), "1.0000")}
     assert client.get(f"{API}/transfer-payments", headers=m["taker1"].h).json()["total"] == 4
+    # What a settlement run does: collect the window's pending rows once.
+    from flexplatform.competition.transfer_payments import mark_settled, payments_between
+
+    window = (m["start"], m["start"] + dt.timedelta(hours=1))
+    rows = payments_between(db, *window, participant_id=m["taker2"].id, lock=True)
+    assert len(rows) == 2 and {r.amount for r in rows} == {Decimal("1.00")}
+    assert mark_settled(db, [r.id for r in rows], "run-1") == 2
+    assert mark_settled(db, [r.id for r in rows], "run-2") == 0
+    db.commit()
+    assert len(payments_between(db, *window)) == 2  # taker1's two are still pending
+    assert len(payments_between(db, *window, status="settled")) == 2
     assert client.get(f"{API}/transfer-payments", headers=m["outsider"].h).json()["total"] == 0
     assert client.get(f"{API}/transfer-payments", headers=m["other_mo"].h).json()["total"] == 0
     # The MO's availability payments: still 2 MW a period at the original price, now to
