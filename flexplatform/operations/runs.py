@@ -87,18 +87,20 @@ def queue_run(session: Session, trigger: str, start: dt.datetime, end: dt.dateti
 
 
 def _covered(session: Session, request_ids: list[uuid.UUID], start: dt.datetime,
-             end: dt.datetime) -> dict[tuple[uuid.UUID, dt.datetime], float]:
+             end: dt.datetime, but_run: uuid.UUID | None = None
+             ) -> dict[tuple[uuid.UUID, dt.datetime], float]:
     """(request, period) -> MW its live instructions cover (reliability-weighted)."""
     out: dict[tuple[uuid.UUID, dt.datetime], float] = defaultdict(float)
     if not request_ids:
         return out
-    for r in session.execute(select(Instruction.request_id, Instruction.period_start,
-                                    Instruction.mw, Asset.reliability)
-                             .join(Asset, Asset.id == Instruction.asset_id)
-                             .where(Instruction.request_id.in_(request_ids),
-                                    Instruction.status.in_(LIVE_INSTRUCTION),
-                                    Instruction.period_start >= start,
-                                    Instruction.period_start < end)):
+    q = (select(Instruction.request_id, Instruction.period_start, Instruction.mw,
+                Asset.reliability).join(Asset, Asset.id == Instruction.asset_id)
+         .where(Instruction.request_id.in_(request_ids),
+                Instruction.status.in_(LIVE_INSTRUCTION), Instruction.period_start >= start,
+                Instruction.period_start < end))
+    if but_run is not None:
+        q = q.where(Instruction.run_id != but_run)
+    for r in session.execute(q):
         out[(r.request_id, r.period_start)] += r.mw * r.reliability
     return out
 
@@ -300,16 +302,24 @@ def start_next(session: Session) -> None:
         after_commit(session, go)
 
 
-def store(session: Session, run_id: uuid.UUID, result: dict[str, Any]) -> bool:
-    """Write the run's instructions and request states; False if already stored."""
-    run = session.scalar(_lock(session, select(DispatchRun).where(DispatchRun.id == run_id)))
-    if run is None or run.status in ("done", "failed") or run.snapshot is None:
+def store(session: Session, run_id: uuid.UUID, result: dict[str, Any],
+          snapshot: dict[str, Any] | None = None) -> bool:
+    """Write the run's instructions and request states; False if already stored.
+
+    ``snapshot`` is the frozen snapshot the caller solved (as ``prepare`` returned it),
+    which spares reading megabytes of JSON back; without it the stored one is read.
+    """
+    from sqlalchemy.orm import defer
+
+    run = session.scalar(_lock(session, select(DispatchRun).where(DispatchRun.id == run_id)
+                               .options(defer(DispatchRun.snapshot), defer(DispatchRun.result))))
+    if run is None or run.status in ("done", "failed") or run.snapshot_sha256 is None:
         return False
     if result.get("status") not in ("optimal", "feasible", "time_limit"):
         fail(session, run_id, f"solver status {result.get('status')}: "
              f"{result.get('message', '')}")
         return True
-    snap = run.snapshot
+    snap = snapshot if snapshot is not None else run.snapshot
     axis = [dt.datetime.fromisoformat(t.replace("Z", "+00:00")) for t in snap["periods"]]
     now = utcnow()
     session.execute(delete(Instruction).where(Instruction.run_id == run.id))
@@ -338,7 +348,7 @@ def store(session: Session, run_id: uuid.UUID, result: dict[str, Any]) -> bool:
                      "mw": float(x["mw"]), "status": "issued", "ack_deadline": ack[c["product"]],
                      "acked_at": None, "reject_reason": None, "created_at": now})
     bulk_insert(session, Instruction, rows)
-    _request_states(session, run, snap, result, axis)
+    _request_states(session, run, snap, result, rows)
     result = {k: v for k, v in result.items() if k != "timing"} | {"timing": result.get("timing")}
     run.result, run.result_sha256 = result, sha(result)
     run.solver_status = result.get("status")
@@ -354,14 +364,20 @@ def store(session: Session, run_id: uuid.UUID, result: dict[str, Any]) -> bool:
 
 
 def _request_states(session: Session, run: DispatchRun, snap: dict[str, Any],
-                    result: dict[str, Any], axis: list[dt.datetime]) -> None:
+                    result: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     short: dict[str, float] = defaultdict(float)
     for s in result.get("shortfall", []):
         short[s["request"]] += s["mw"]
     ids = [uuid.UUID(r["id"]) for r in snap["requests"]]
     reqs = {r.id: r for r in session.scalars(select(UtilisationRequest).where(
         UtilisationRequest.id.in_(ids)))} if ids else {}
-    covered = _covered(session, ids, axis[0], axis[-1] + HALF_HOUR)
+    lo = min((r.period_start for r in reqs.values()), default=None)
+    hi = max((r.period_end for r in reqs.values()), default=None)
+    covered = _covered(session, ids, lo, hi, but_run=run.id) if reqs else {}
+    covered = defaultdict(float, covered)
+    rel = {a["id"]: a["reliability"] for a in snap["assets"]}
+    for x in rows:
+        covered[(x["request_id"], x["period_start"])] += x["mw"] * rel[str(x["asset_id"])]
     for doc in snap["requests"]:
         r = reqs[uuid.UUID(doc["id"])]
         if r.status == "cancelled":
