@@ -11,7 +11,7 @@ database. Timed:
 
 1. ``POST /availability`` per FSP: every asset x ``--declare-periods`` half-hours (one
    request per FSP; 1 in 10 assets derated to half);
-2. ``POST /utilisation-requests``: the MO calls 40% of the contracted MW over
+2. ``POST /utilisation-requests``: the MO calls 40% (``--call-share``) of the contracted MW over
    ``--periods`` half-hours starting 30 minutes from now (Dynamic's notice is 15 minutes),
    which queues an event run; embedded, the run executes in-process after the commit, as a
    worker would (prepare -> optimiser.dispatch.solve -> store). The clock stops when the
@@ -170,6 +170,8 @@ def main() -> None:
     ap.add_argument("--periods", type=int, default=4, help="request length (half-hours)")
     ap.add_argument("--declare-periods", type=int, default=None,
                     help="declared half-hours per asset (default: the contracted ones)")
+    ap.add_argument("--call-share", type=float, default=0.4,
+                    help="share of the contracted MW the request calls")
     args = ap.parse_args()
     where = _prepare_database()
     n_contract = max(args.periods, args.declare_periods or 0)
@@ -223,7 +225,7 @@ def main() -> None:
     decl_s = time.perf_counter() - t
     print(f"declarations: {args.assets} assets x {dp} half-hours "
           f"({args.assets * dp} values, 10 requests) in {decl_s:.2f}s")
-    mw = round(0.4 * ctx["total_mw"], 1)
+    mw = round(args.call_share * ctx["total_mw"], 1)
     key = ctx["parties"]["mo"][1]
     t = time.perf_counter()
     r = client.post("/api/v1/utilisation-requests", headers={"Authorization": f"Bearer {key}"},
