@@ -26,7 +26,7 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import and_, delete, false, or_, select, text
 from sqlalchemy.orm import Session
 
 from flexplatform import audit
@@ -140,21 +140,31 @@ def build_snapshot(session: Session, run: DispatchRun) -> dict[str, Any]:
                                   Instruction.period_start >= ws, Instruction.period_start < we)
                            .order_by(Instruction.id)).all()
     fixed_contracts = {i.contract_id for i in live}
+    # Only the contracts that can serve a request of this run, and those carrying a fixed
+    # instruction (whole bids, so each stays one snapshot contract).
+    scope = [and_(Contract.mo_id == uuid.UUID(mo), Contract.product_code == p,
+                  Contract.direction == d) for mo, p, d in sorted(wanted)]
+    if fixed_contracts:
+        scope.append(Contract.bid_id.in_(select(Contract.bid_id).where(
+            Contract.id.in_(sorted(fixed_contracts)))))
     in_window = (Contract.status == "active", Contract.period_start >= ws,
-                 Contract.period_start < we)
-    # Per bid once (price, asset, MO...), then only (id, bid, period, MW) per contract row:
-    # a 10,000-asset window has tens of thousands of rows and each column read costs.
+                 Contract.period_start < we, or_(*scope) if scope else false())
+    # Per bid once (price, asset, MO...), then only (id, bid, period, MW) per contract row,
+    # the period as epoch seconds (an int is cheap to read and index; 40,000 aware
+    # datetimes are not).
     bids = {b.id: b for b in session.execute(select(
         Bid.id, Bid.asset_id, Bid.min_mw, Contract.mo_id, Contract.product_code,
         Contract.direction, Contract.utilisation_price).join(Contract, Contract.bid_id == Bid.id)
         .where(*in_window).distinct())}
-    rows = session.execute(select(Contract.id, Contract.bid_id, _ts(session, Contract.period_start),
-                                  Contract.mw).where(*in_window)
-                           .order_by(Contract.bid_id, Contract.period_start)).all()
+    w0 = int(ws.timestamp())
+    rows = session.execute(select(Contract.id, Contract.bid_id,
+                                  _epoch(session, Contract.period_start), Contract.mw)
+                           .where(*in_window).order_by(Contract.bid_id, Contract.period_start)
+                           ).all()
     contracts: dict[uuid.UUID, dict[str, Any]] = {}
     bid_of_contract: dict[int, uuid.UUID] = {}
     cmap: dict[str, list[int]] = {}
-    for cid, bid_id, t, cmw in rows:
+    for cid, bid_id, e, cmw in rows:
         doc = contracts.get(bid_id)
         if doc is None:
             b = bids[bid_id]
@@ -164,15 +174,10 @@ def build_snapshot(session: Session, run: DispatchRun) -> dict[str, Any]:
                 "min_mw": float(b.min_mw or 0.0),
                 "utilisation_price": float(b.utilisation_price)}
             cmap[doc["id"]] = [0] * T
-        k = index[t]
+        k = (e - w0) // 1800
         doc["mw"][k] += cmw
         cmap[doc["id"]][k] = cid
         bid_of_contract[cid] = bid_id
-    # A bid none of whose rows is wanted or fixed is left out after all.
-    keep = {bid_of_contract[c] for c in fixed_contracts if c in bid_of_contract}
-    for bid_id in [b for b, d in contracts.items() if b not in keep and
-                   (d["mo"], d["product"], d["direction"]) not in wanted]:
-        del contracts[bid_id], cmap[str(bid_id)]
     run.contract_map = cmap
     asset_ids = sorted({bids[b].asset_id for b in contracts})
     wanted_assets = set(asset_ids)
@@ -181,6 +186,7 @@ def build_snapshot(session: Session, run: DispatchRun) -> dict[str, Any]:
                Asset.down_mw, Asset.emission_t_per_mwh, Asset.reliability, Asset.energy_mwh,
                Asset.max_run_minutes).where(Asset.id.in_(
                    select(Contract.asset_id).where(*in_window)))) if a.id in wanted_assets}
+    assets_in_scope = select(Contract.asset_id).where(*in_window)
     asset_docs = [{
         "id": str(a.id), "fsp": str(a.fsp_id), "zone": a.zone_code,
         "technology": a.technology_code, "up_mw": a.up_mw, "down_mw": a.down_mw,
@@ -191,7 +197,7 @@ def build_snapshot(session: Session, run: DispatchRun) -> dict[str, Any]:
     # Availability: declared (latest version), else capability or 0 as the products say;
     # assets that refused or let lapse an instruction are out for its periods.
     rules = product_rules(session)
-    declared = _declared(session, ws, we)
+    declared = _declared(session, ws, we, assets_in_scope)
     strict: set[tuple[uuid.UUID, str]] = set()
     for c in contracts.values():
         if not rules[c["product"]].undeclared_available:
@@ -210,7 +216,7 @@ def build_snapshot(session: Session, run: DispatchRun) -> dict[str, Any]:
         a = assets[aid]
         cap = a.up_mw if d == "up" else a.down_mw
         base = 0.0 if (aid, d) in strict else cap
-        mw = [declared.get((aid, d, t), (0, base))[1] for t in axis]
+        mw = [declared.get((aid, d, k), (0, base))[1] for k in range(T)]
         for i in out_of.get((aid, d), ()):
             mw[i] = 0.0
         avail_docs.append({"asset": str(aid), "direction": d, "mw": mw})
@@ -229,27 +235,26 @@ def build_snapshot(session: Session, run: DispatchRun) -> dict[str, Any]:
     }
 
 
-def _ts(session: Session, col: Any) -> Any:
-    """A timestamp column read as the driver gives it: Postgres hands back aware datetimes
-    already, and converting each of 40,000 again costs more than the rest of the row."""
+def _epoch(session: Session, col: Any) -> Any:
+    """A timestamp column as integer epoch seconds, computed by the database."""
+    from sqlalchemy import Integer, cast, func
+
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy import DateTime, type_coerce
-
-        return type_coerce(col, DateTime(timezone=True))
-    return col
+        return cast(func.extract("epoch", col), Integer)
+    return cast(func.strftime("%s", col), Integer)
 
 
-def _declared(session: Session, ws: dt.datetime, we: dt.datetime
-              ) -> dict[tuple[uuid.UUID, str, dt.datetime], tuple[int, float]]:
-    """Latest declaration per (asset, direction, period) of the window (declarations exist
-    only for contracted periods, so the window alone bounds the read)."""
+def _declared(session: Session, ws: dt.datetime, we: dt.datetime, assets: Any
+              ) -> dict[tuple[uuid.UUID, str, int], tuple[int, float]]:
+    """Latest declaration per (asset, direction, period index) of the window."""
     from flexplatform.operations.models import AvailabilityDeclaration as D
 
-    out: dict[tuple[uuid.UUID, str, dt.datetime], tuple[int, float]] = {}
-    for aid, d, t, v, mw in session.execute(select(
-            D.asset_id, D.direction, _ts(session, D.period_start), D.version, D.mw).where(
-            D.period_start >= ws, D.period_start < we)):
-        key = (aid, d, t)
+    w0 = int(ws.timestamp())
+    out: dict[tuple[uuid.UUID, str, int], tuple[int, float]] = {}
+    for aid, d, e, v, mw in session.execute(select(
+            D.asset_id, D.direction, _epoch(session, D.period_start), D.version, D.mw).where(
+            D.period_start >= ws, D.period_start < we, D.asset_id.in_(assets))):
+        key = (aid, d, (e - w0) // 1800)
         if key not in out or out[key][0] < v:
             out[key] = (v, mw)
     return out
