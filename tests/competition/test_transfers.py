@@ -384,15 +384,19 @@ def test_partial_cover_and_deadline_scan(client, db, market):
     t1 = _transfer(client, m, contracts=[{"contract_id": m["contracts"][0]}],
                    allow_partial=False)["id"]
     t2 = _transfer(client, m, contracts=[{"contract_id": m["contracts"][1]}])["id"]
+    t3 = _transfer(client, m, contracts=[{"contract_id": m["contracts"][2]}])["id"]
     _offer(client, m["taker2"], t1, m["a2"], [1], 15)
     _offer(client, m["taker2"], t2, m["a2"], [1], 15)
     deadline = m["start"] - dt.timedelta(hours=3)
     assert transfer_clearing.scan(db, deadline - dt.timedelta(seconds=1)) == []
     runs = transfer_clearing.scan(db, deadline)
-    assert len(runs) == 2
+    assert len(runs) == 3
     db.commit()
     _clear(db, t1)
     _clear(db, t2)
+    _clear(db, t3)  # nobody offered
+    got = client.get(f"{API}/transfers/{t3}", headers=m["holder"].h).json()
+    assert got["status"] == "unfilled" and got["note"] == "no admissible offer"
     assert client.get(f"{API}/transfers/{t1}", headers=m["holder"].h).json()["status"] == \
         "unfilled"
     assert client.get(f"{API}/transfers/{t2}", headers=m["holder"].h).json()["status"] == \
