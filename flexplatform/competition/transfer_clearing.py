@@ -344,8 +344,10 @@ def execute(session: Session, t: Transfer, actor: audit.Actor, now: dt.datetime)
     Everything is checked again first (the old contracts still active, each taker's asset
     still free): a clash fails the transfer with the reason instead of double-booking.
     """
-    olds = {c.id: c for c in session.scalars(_lock(session, select(Contract).where(
-        Contract.id.in_([x["contract_id"] for x in t.items]))))}
+    q = select(Contract).where(Contract.id.in_([x["contract_id"] for x in t.items]))
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()  # wait for, never skip, a contract another change holds
+    olds = {c.id: c for c in session.scalars(q)}
     offers = session.scalars(select(TransferOffer).where(
         TransferOffer.transfer_id == t.id, TransferOffer.status == "selected")
         .order_by(TransferOffer.id)).all()

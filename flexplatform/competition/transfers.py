@@ -97,7 +97,11 @@ def create(session: Session, data: TransferIn, who: Principal,
     """Put (part of) the caller's contracted obligation up for transfer."""
     now = now or utcnow()
     ids = [c.contract_id for c in data.contracts]
-    found = {c.id: c for c in session.scalars(select(Contract).where(Contract.id.in_(ids)))}
+    q = select(Contract).where(Contract.id.in_(ids))
+    if session.get_bind().dialect.name == "postgresql":
+        # Two transfers of one contract at once: the second waits here, then sees the first.
+        q = q.with_for_update()
+    found = {c.id: c for c in session.scalars(q)}
     bad, clash = [], []
     first: Contract | None = None
     for i, item in enumerate(data.contracts):
