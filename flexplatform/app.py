@@ -239,12 +239,12 @@ def _document_problems(app: FastAPI) -> None:
 
 def create_app() -> FastAPI:
     from flexplatform.competition.routes import router as competition_router
+    from flexplatform.competition.transfer_routes import router as transfer_router
     from flexplatform.exploration.routes import router as exploration_router
     from flexplatform.governance.routes import router as governance_router
     from flexplatform.operations.routes import router as operations_router
     from flexplatform.registration.routes import router as registration_router
     from flexplatform.reporting.routes import router as reporting_router
-    from flexplatform.competition.transfer_routes import router as transfer_router
 
     app = FastAPI(
         title="Flexplatform",

@@ -10,6 +10,13 @@ from flexplatform.competition.models import (  # noqa: F401
     NeedOutcome,
     RuleSet,
 )
+from flexplatform.competition.transfer_models import (  # noqa: F401
+    Transfer,
+    TransferClearing,
+    TransferOffer,
+    TransferPayment,
+    TransferSettings,
+)
 from flexplatform.db import Base  # noqa: F401
 from flexplatform.governance.models import Product, TechnologyType, Zone  # noqa: F401
 from flexplatform.idempotency import IdempotencyRecord  # noqa: F401
@@ -36,10 +43,3 @@ from flexplatform.reporting.models import (  # noqa: F401
     MeterSubmission,
 )
 from flexplatform.web.models import WebSession  # noqa: F401
-from flexplatform.competition.transfer_models import (  # noqa: F401
-    Transfer,
-    TransferClearing,
-    TransferOffer,
-    TransferPayment,
-    TransferSettings,
-)
