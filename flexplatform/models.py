@@ -10,6 +10,13 @@ from flexplatform.competition.models import (  # noqa: F401
     NeedOutcome,
     RuleSet,
 )
+from flexplatform.competition.transfer_models import (  # noqa: F401
+    Transfer,
+    TransferClearing,
+    TransferOffer,
+    TransferPayment,
+    TransferSettings,
+)
 from flexplatform.db import Base  # noqa: F401
 from flexplatform.governance.models import Product, TechnologyType, Zone  # noqa: F401
 from flexplatform.idempotency import IdempotencyRecord  # noqa: F401
@@ -20,6 +27,13 @@ from flexplatform.identity import (  # noqa: F401
     TermsVersion,
 )
 from flexplatform.notifications import Notification  # noqa: F401
+from flexplatform.operations.models import (  # noqa: F401
+    AvailabilityDeclaration,
+    Conflict,
+    DispatchRun,
+    Instruction,
+    UtilisationRequest,
+)
 from flexplatform.registration.models import Asset, Prequalification  # noqa: F401
 from flexplatform.reporting.models import (  # noqa: F401
     BaselineMethodology,

@@ -232,6 +232,8 @@ class HoldRerun(Input):
 
 
 class AwardOut(Output):
+    id: int
+    transferred_from_id: int | None = None
     bid_id: uuid.UUID
     need_id: uuid.UUID
     market_id: uuid.UUID

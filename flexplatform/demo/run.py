@@ -472,8 +472,11 @@ def run_demo(fast: bool = False, fresh: bool = True, console: Console | None = N
 
             report_carbon(st, totals, console, DEFAULT_RULES.carbon_price)
             n_rej = report_rejections(api, st, console, extra)
+            from flexplatform.demo.transfer import report_transfer
+
+            trade = report_transfer(api, st, console)
             awards = api("GET", "/awards?limit=1", st.regulator)["total"]
-        if n_rej == 0 or awards == 0:
+        if n_rej == 0 or awards == 0 or (trade or {}).get("status") != "completed":
             code = 1
         console.print(Panel.fit(
             f"{len(st.fsps)} FSPs, {len(st.assets)} assets, {len(st.bids)} bids, {awards} "
