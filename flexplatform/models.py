@@ -29,3 +29,8 @@ from flexplatform.reporting.models import (  # noqa: F401
     MeterSubmission,
 )
 from flexplatform.web.models import WebSession  # noqa: F401
+from flexplatform.transparency.models import (  # noqa: F401
+    CarbonIntensity,
+    TransparencyReport,
+    ZoneCarbonRegion,
+)
