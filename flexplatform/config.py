@@ -82,6 +82,17 @@ class Settings(BaseSettings):
     # Dashboard sign-in sessions end this long after sign-in, whatever the activity.
     web_session_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
 
+    # Transparency (docs/transparency.md). A public cell (price or volume) backed by fewer
+    # distinct FSPs than this is suppressed, so no one FSP's prices can be read off it.
+    public_min_fsps: int = Field(default=3, ge=1, le=100)
+    # Carbon report netting: storage is recharged with delivered / efficiency at the day's
+    # mean intensity; demand turn-down comes back as this fraction in the next hours.
+    carbon_recharge_efficiency: float = Field(default=0.85, gt=0, le=1)
+    carbon_rebound_fraction: float = Field(default=1.0, ge=0, le=1)
+    carbon_rebound_halfhours: int = Field(default=4, ge=1, le=48)
+    # The widest time range one report or open-data request may cover.
+    transparency_max_days: int = Field(default=366, ge=1, le=3660)
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -228,8 +228,8 @@ def import_document(session: Session, doc: Any, source: str) -> ImportResult:
     session.flush()
     return ImportResult(
         shape=p.shape, inserted=inserted, updated=updated, regions=sorted(by_region),
-        first_period=keys and min(t for _, t in keys).isoformat() or None,
-        last_period=keys and max(t for _, t in keys).isoformat() or None,
+        first_period=(keys and min(t for _, t in keys).isoformat()) or None,
+        last_period=(keys and max(t for _, t in keys).isoformat()) or None,
         skipped_regions=sorted(p.skipped_regions), negative_values_ignored=len(p.artefacts))
 
 
