@@ -102,6 +102,7 @@ class Flow:
     availability_price: float | None = None
     utilisation_price: float | None = None
     ref: str = ""
+    need_id: str = ""
 
 
 def contracts(session: Session, start: dt.datetime, end: dt.datetime) -> list[Flow]:
@@ -113,7 +114,8 @@ def contracts(session: Session, start: dt.datetime, end: dt.datetime) -> list[Fl
     for c, zone, minutes in session.execute(q):
         out.append(Flow("contracted", c.period_start, c.asset_id, c.fsp_id, c.mo_id, zone,
                         c.product_code, c.direction, c.mw * (minutes or 30) / 60.0,
-                        float(c.availability_price), float(c.utilisation_price), str(c.id)))
+                        float(c.availability_price), float(c.utilisation_price), str(c.id),
+                        str(c.need_id)))
     return out
 
 
