@@ -241,6 +241,7 @@ def create_app() -> FastAPI:
     from flexplatform.governance.routes import router as governance_router
     from flexplatform.registration.routes import router as registration_router
     from flexplatform.reporting.routes import router as reporting_router
+    from flexplatform.transparency.routes import router as transparency_router
 
     app = FastAPI(
         title="Flexplatform",
@@ -318,6 +319,7 @@ def create_app() -> FastAPI:
     for r in (registration_router, exploration_router, competition_router, governance_router,
               reporting_router):
         app.include_router(r, prefix=API)
+    app.include_router(transparency_router, prefix=API)
     _document_problems(app)
     # The dashboard at / (pages, static files, HTML error pages off the API paths).
     from flexplatform.web.routes import install as install_web
