@@ -2,7 +2,7 @@
 (leased, sharded), statements and lines, self-billed invoices and lines, disputes
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-02 01:37:08.677301
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import flexplatform.db
 
 revision = '0010'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
