@@ -35,6 +35,17 @@ from flexplatform.reporting.models import (  # noqa: F401
     MeterReading,
     MeterSubmission,
 )
+from flexplatform.reporting.settlement_models import (  # noqa: F401
+    Dispute,
+    Invoice,
+    InvoiceLine,
+    SettlementRun,
+    SettlementSettings,
+    SettlementShard,
+    Statement,
+    StatementLine,
+    Verification,
+)
 from flexplatform.web.models import WebSession  # noqa: F401
 from flexplatform.transparency.models import (  # noqa: F401
     CarbonIntensity,
