@@ -125,7 +125,7 @@ def _contract_zones(session: Session, ids: set[int]) -> dict[int, str]:
     for i in range(0, len(id_list), 500):
         q = (select(Contract.id, Need.zone_code).join(Need, Need.id == Contract.need_id)
              .where(Contract.id.in_(id_list[i:i + 500])))
-        out.update(dict(session.execute(q)))
+        out.update(dict(session.execute(q).tuples().all()))
     return out
 
 
@@ -151,35 +151,28 @@ def instructions(session: Session, start: dt.datetime, end: dt.datetime) -> list
 
 def verifications(session: Session, start: dt.datetime, end: dt.datetime,
                   dispatched: list[Flow] | None) -> list[Flow] | None:
-    """Delivered (verified) MWh, the latest version per instruction and half-hour; None
-    when the reporting settlement side is not installed."""
-    Verification = optional("flexplatform.reporting.models", "Verification")
-    Instruction = optional("flexplatform.operations.models", "Instruction")
-    if Verification is None or Instruction is None:
+    """Delivered (verified) MWh of each instruction-period, its latest verification
+    (``reporting.service.verifications_between``), placed by its contract's need zone;
+    None when the reporting settlement side is not installed. A period without a
+    delivered figure (missing meter data) is left out, never counted as zero."""
+    between = optional("flexplatform.reporting.service", "verifications_between")
+    if between is None:
         return None
-    latest: dict[tuple[Any, dt.datetime], Any] = {}
-    for v in session.scalars(select(Verification).where(Verification.period_start >= start,
-                                                        Verification.period_start < end)):
-        if getattr(v, "status", None) in ("superseded", "void"):
-            continue
-        k = (v.instruction_id, v.period_start)
-        if k not in latest or (v.version or 0) > (latest[k].version or 0):
-            latest[k] = v
-    ins_ids = sorted({k[0] for k in latest})
-    ins = {}
-    for i in range(0, len(ins_ids), 500):
-        ins.update({r.id: r for r in session.scalars(
-            select(Instruction).where(Instruction.id.in_(ins_ids[i:i + 500])))})
-    zones = _contract_zones(session, {r.contract_id for r in ins.values() if r.contract_id})
+    latest = [v for v in between(session, start, end) if v.delivered_kwh is not None]
+    ids = sorted({v.contract_id for v in latest})
+    contracts: dict[int, tuple[Contract, str]] = {}
+    for i in range(0, len(ids), 500):
+        q = (select(Contract, Need.zone_code).join(Need, Need.id == Contract.need_id)
+             .where(Contract.id.in_(ids[i:i + 500])))
+        contracts.update({c.id: (c, z) for c, z in session.execute(q)})
     out = []
-    for (iid, t), v in latest.items():
-        r = ins.get(iid)
-        if r is None or v.delivered_kwh is None:
+    for v in latest:
+        if v.contract_id not in contracts:
             continue
-        out.append(Flow("delivered", t, r.asset_id, r.fsp_id, r.mo_id,
-                        zones.get(r.contract_id, ""), r.product_code,
-                        getattr(r.direction, "value", r.direction),
-                        max(0.0, float(v.delivered_kwh)) / 1000.0, ref=str(iid)))
+        c, zone = contracts[v.contract_id]
+        out.append(Flow("delivered", v.period_start, c.asset_id, c.fsp_id, c.mo_id, zone,
+                        c.product_code, c.direction, max(0.0, float(v.delivered_kwh)) / 1000.0,
+                        ref=str(v.instruction_id), need_id=str(c.need_id)))
     return out
 
 

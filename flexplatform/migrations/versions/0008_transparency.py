@@ -2,7 +2,7 @@
 stored regulator reports
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0010 (chained after the merged operations 0006 and settlement 0010)
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from alembic import op
 import flexplatform.db
 
 revision = '0008'
-down_revision = '0005'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
