@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
-from sqlalchemy import func, select
 
 from flexplatform.auth import AdminOnly, AdminOrRegulator, Public, SessionDep
 from flexplatform.config import get_settings
@@ -23,7 +22,7 @@ from flexplatform.db import utcnow
 from flexplatform.errors import InvalidInput, field_error
 from flexplatform.pagination import Limit, Page, page
 from flexplatform.transparency import carbon, exports, opendata, reports, service
-from flexplatform.transparency.models import DNO_REGIONS, NATIONAL, CarbonIntensity
+from flexplatform.transparency.models import DNO_REGIONS, NATIONAL
 from flexplatform.transparency.schemas import (
     CarbonApiDocument,
     CarbonIntensityOut,
@@ -62,16 +61,7 @@ def _range(start: dt.datetime | None, end: dt.datetime | None) -> tuple[dt.datet
 def list_intensities(session: SessionDep, who: Public, region_id: Annotated[
         int | None, Query(ge=0, le=14)] = None, start: OptTime = None, end: OptTime = None,
         limit: Limit = 1000, offset: Offset = 0):
-    q = select(CarbonIntensity)
-    if region_id is not None:
-        q = q.where(CarbonIntensity.region_id == region_id)
-    if start is not None:
-        q = q.where(CarbonIntensity.period_start >= start)
-    if end is not None:
-        q = q.where(CarbonIntensity.period_start < end)
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.scalars(q.order_by(CarbonIntensity.period_start, CarbonIntensity.region_id)
-                           .limit(limit).offset(offset)).all()
+    rows, total = service.list_intensities(session, region_id, start, end, limit, offset)
     return page(CarbonIntensityOut, rows, total, limit, offset)
 
 

@@ -23,6 +23,7 @@ from flexplatform.transparency import reports
 from flexplatform.transparency.models import (
     DNO_REGIONS,
     NATIONAL,
+    CarbonIntensity,
     TransparencyReport,
     ZoneCarbonRegion,
 )
@@ -164,3 +165,18 @@ def set_zone_region(session: Session, zone_code: str, region_id: int,
 
 def zone_regions(session: Session) -> list[ZoneCarbonRegion]:
     return list(session.scalars(select(ZoneCarbonRegion).order_by(ZoneCarbonRegion.zone_code)))
+
+
+def list_intensities(session: Session, region_id: int | None, start: dt.datetime | None,
+                     end: dt.datetime | None, limit: int, offset: int
+                     ) -> tuple[Sequence[CarbonIntensity], int]:
+    q = select(CarbonIntensity)
+    if region_id is not None:
+        q = q.where(CarbonIntensity.region_id == region_id)
+    if start is not None:
+        q = q.where(CarbonIntensity.period_start >= start)
+    if end is not None:
+        q = q.where(CarbonIntensity.period_start < end)
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    return session.scalars(q.order_by(CarbonIntensity.period_start, CarbonIntensity.region_id)
+                           .limit(limit).offset(offset)).all(), total
