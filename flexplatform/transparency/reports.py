@@ -26,10 +26,13 @@ METHOD = (
     "for up (grid supply avoided), negative for down (grid supply added); storage recharge "
     "= delivered up MWh / efficiency at the region's mean intensity of that UTC day; demand "
     "rebound = rebound fraction x delivered up MWh spread over the following half-hours at "
-    "their intensities; net avoided = displaced - direct - recharge - rebound.")
+    "their intensities; net avoided = displaced - direct - recharge - rebound. contracted displacement = contracted "
+    "MWh x the same intensity: what the contracts would displace if all were delivered "
+    "(an upper bound before recharge and rebound).")
 KEY = ("region_id", "technology", "direction", "product")
 MEASURES = ("contracted_mwh", "dispatched_mwh", "delivered_mwh", "direct_tco2",
-            "displaced_tco2", "recharge_tco2", "rebound_tco2", "net_avoided_tco2")
+            "displaced_tco2", "recharge_tco2", "rebound_tco2", "net_avoided_tco2",
+            "contracted_displacement_tco2")
 
 
 def region_name(rid: int) -> str:
@@ -85,12 +88,14 @@ def carbon_report(session: Session, start: dt.datetime, end: dt.datetime) -> dic
         rid = regions.get(f.zone, NATIONAL)
         r = row(f.period_start, rid, tech, f.direction, f.product)
         r[f"{f.stage}_mwh"] += f.mwh
+        g = r["intensity_g_per_kwh"]
+        sign = 1.0 if f.direction == "up" else -1.0
+        if f.stage == "contracted":  # an upper bound: if all of it were delivered
+            r["contracted_displacement_tco2"] += sign * f.mwh * (g or 0.0) / 1000.0
         if f.stage != "delivered":
             continue
-        g = r["intensity_g_per_kwh"]
         if g is None:
             missing += 1
-        sign = 1.0 if f.direction == "up" else -1.0
         r["direct_tco2"] += f.mwh * (a.emission_t_per_mwh if a else 0.0)
         r["displaced_tco2"] += sign * f.mwh * (g or 0.0) / 1000.0
         if f.direction != "up" or a is None:
