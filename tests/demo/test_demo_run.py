@@ -44,6 +44,8 @@ def test_fast_demo_clears_a_market_day(embedded):
         # the battery bidding NGED Dynamic and NESO Quick Reserve loses the ESO side
         assert codes & {"stacking_conflict", "primacy"}
     assert "cleared schedule" in text and "Why bids were rejected" in text
+    assert "carbon report for the day" in text and "Market report summary" in text
+    assert (embedded / "demo-reports" / "carbon-emissions-by-region.svg").is_file()
 
 
 def test_fresh_refuses_a_configured_database(embedded, monkeypatch):
