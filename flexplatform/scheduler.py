@@ -29,6 +29,7 @@ def schedule(settings: Settings | None = None) -> dict[str, tuple[str, float]]:
         "settlement-calendar": ("flex.reporting.settlement_calendar",
                                 s.settlement_calendar_seconds),
         "dispute-reminders": ("flex.reporting.dispute_reminders", s.dispute_reminder_seconds),
+        "transparency-report-scan": ("flex.transparency.scan_reports", 5 * 60.0),
     }
 
 

@@ -37,3 +37,15 @@ def build_report(report_id: str) -> dict:
         if row is not None and row.status == "running":
             service.finish(s, row, result, error)
     return {"report": report_id, "status": "failed" if error else "done"}
+
+
+@shared_task(name="flex.transparency.scan_reports", acks_late=True)
+def scan_reports() -> list[str]:
+    """Beat entry: restart reports whose message was lost or whose worker died."""
+    from flexplatform.queue import enqueue
+
+    with unit_of_work(readonly=True) as s:
+        ids = [str(i) for i in service.stale_reports(s)]
+    for i in ids:
+        enqueue("flex.transparency.build_report", report_id=i)
+    return ids

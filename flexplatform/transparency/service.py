@@ -180,3 +180,19 @@ def list_intensities(session: Session, region_id: int | None, start: dt.datetime
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     return session.scalars(q.order_by(CarbonIntensity.period_start, CarbonIntensity.region_id)
                            .limit(limit).offset(offset)).all(), total
+
+
+# A queued report older than this lost its message (or the broker was down at enqueue).
+STALE_QUEUED = dt.timedelta(minutes=2)
+
+
+def stale_reports(session: Session, now: dt.datetime | None = None) -> list[uuid.UUID]:
+    """Reports to (re)start: queued too long, or running under a lapsed lease."""
+    from sqlalchemy import and_, or_
+
+    now = now or utcnow()
+    q = select(TransparencyReport.id).where(or_(
+        and_(TransparencyReport.status == "queued",
+             TransparencyReport.created_at < now - STALE_QUEUED),
+        runs.lapsed(TransparencyReport, now)))
+    return list(session.scalars(q))

@@ -124,3 +124,32 @@ def test_live_task_builds_the_report(backend, tmp_path, monkeypatch):
             assert dt.datetime.fromisoformat(rep["result"]["start"]) == T0
     finally:
         reset_runtime()
+
+
+def test_lost_and_lapsed_reports_are_found_by_the_scan(db, make_party):
+    import datetime as dt
+
+    from flexplatform.db import utcnow
+    from flexplatform.transparency import service
+    from flexplatform.transparency.models import TransparencyReport
+
+    now = utcnow()
+    params = {"start": T0.isoformat(), "end": (T0 + dt.timedelta(hours=1)).isoformat()}
+    fresh = TransparencyReport(kind="carbon", params=params, created_at=now)
+    lost = TransparencyReport(kind="carbon", params=params,
+                              created_at=now - dt.timedelta(minutes=10))
+    dead = TransparencyReport(kind="market", params=params, status="running", attempts=1,
+                              lease_expires_at=now - dt.timedelta(seconds=1))
+    live = TransparencyReport(kind="market", params=params, status="running", attempts=1,
+                              lease_expires_at=now + dt.timedelta(minutes=1))
+    db.add_all([fresh, lost, dead, live])
+    db.flush()
+    assert set(service.stale_reports(db, now)) == {lost.id, dead.id}
+    # A live lease is never taken twice; a lapsed one is rebuilt once more, then failed.
+    assert service.start_build(db, live.id) is None
+    assert service.build_now(db, dead.id).status == "done"
+    dead2 = TransparencyReport(kind="carbon", params=params, status="running", attempts=2,
+                               lease_expires_at=now - dt.timedelta(seconds=1))
+    db.add(dead2)
+    db.flush()
+    assert service.start_build(db, dead2.id) is None and dead2.status == "failed"
