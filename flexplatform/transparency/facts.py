@@ -125,7 +125,7 @@ def _contract_zones(session: Session, ids: set[int]) -> dict[int, str]:
     for i in range(0, len(id_list), 500):
         q = (select(Contract.id, Need.zone_code).join(Need, Need.id == Contract.need_id)
              .where(Contract.id.in_(id_list[i:i + 500])))
-        out.update(dict(session.execute(q).tuples().all()))
+        out.update({cid: zone for cid, zone in session.execute(q)})  # noqa: C416
     return out
 
 
