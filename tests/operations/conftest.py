@@ -51,7 +51,7 @@ def drain(db, queued) -> int:
             db.commit()
             if snap is None:
                 continue
-            runs.store(db, uuid.UUID(rid), solver()(snap))
+            runs.store(db, uuid.UUID(rid), solver()(snap), snap)
             db.commit()
             run_after_commit(db)
             done += 1
@@ -68,7 +68,15 @@ def ops(db, make_party, zones) -> dict[str, Any]:
     """Two MOs, two FSPs and a regulator; four assets in CMZ_NORTH contracted 'dynamic' up
     to MO1 over 8 periods starting 2 h from now, and one to MO2 ('secure')."""
     from flexplatform.competition.models import (
-        Bid, ClearingRound, Contract, Market, MarketStatus, Need, NeedDirection, RoundStatus)
+        Bid,
+        ClearingRound,
+        Contract,
+        Market,
+        MarketStatus,
+        Need,
+        NeedDirection,
+        RoundStatus,
+    )
     from flexplatform.db import utcnow
     from flexplatform.registration.models import Asset
 
