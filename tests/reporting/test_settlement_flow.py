@@ -90,9 +90,9 @@ def test_settlement_end_to_end(live, tmp_path):  # noqa: F811
     assert doc.status_code == 200
     path = tmp_path / "run.json"
     path.write_text(json.dumps(doc.json()))
-    from settlement.cli import main
-
     import io
+
+    from settlement.cli import main
     out = io.StringIO()
     assert main(path, check=True, stdout=out) == 0, out.getvalue()
     assert "outputs identical" in out.getvalue()
