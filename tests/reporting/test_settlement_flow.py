@@ -239,3 +239,36 @@ def test_dispute_accepted_by_the_mo_is_a_credit_note(live):  # noqa: F811
     assert inv["kind"] == "credit_note" and inv["net"] == "-5.25"
     assert c.get(f"{API}/statements/{st['id']}", headers=h["fsp2"]).json()["status"] == "issued"
     _ = dt
+
+
+def test_a_run_in_shards_is_a_chord_with_the_single_shard_outputs(live, tmp_path,  # noqa: F811
+                                                                  monkeypatch):
+    """One meter per shard: a chord of two shard tasks and one merge, whose outputs are
+    byte-identical to the document's single-shard re-run."""
+    import io
+
+    from flexplatform.reporting import settle_inputs
+    from settlement.cli import main
+
+    monkeypatch.setattr(settle_inputs, "SHARD_METERS", 1)
+    c = live["client"]
+    w = build(c, seq=2)
+    r = c.post(f"{API}/settlement-runs", headers=w.h["mo"],
+               json={"market_id": w.market_id, "day": DAY.isoformat()})
+    run = _wait_run(c, w.h["mo"], r.json()["id"])
+    assert run["status"] == "done" and run["shards"] == 2, run
+    doc = c.get(f"{API}/settlement-runs/{run['id']}/document", headers=w.h["admin"]).json()
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(doc))
+    out = io.StringIO()
+    assert main(path, check=True, stdout=out) == 0, out.getvalue()
+    # a redelivered merge stores nothing more
+    from sqlalchemy import func, select
+
+    from flexplatform.db import unit_of_work
+    from flexplatform.reporting.settlement_models import Statement
+    from workers.reporting import merge_run
+
+    assert merge_run([0, 1], run["id"])["status"] == "done"
+    with unit_of_work() as s:
+        assert s.scalar(select(func.count()).select_from(Statement)) == 2
