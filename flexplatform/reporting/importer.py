@@ -8,7 +8,6 @@ point (e.g. a data hub's file); with ``--as`` a participant's ownership and gran
 from __future__ import annotations
 
 import datetime as dt
-
 import hashlib
 import uuid
 from pathlib import Path
