@@ -475,9 +475,15 @@ def run_demo(fast: bool = False, fresh: bool = True, console: Console | None = N
 
             report_carbon(st, totals, console, DEFAULT_RULES.carbon_price)
             n_rej = report_rejections(api, st, console, extra)
+            awards = api("GET", "/awards?limit=1", st.regulator)["total"]
+            from flexplatform.demo.settle import stage_settlement
+
+            settled = stage_settlement(api, st, console)
+            if not settled.get("statements"):
+                code = 1
+            # The day ends with the regulator's carbon report and the market summary.
             if not report_transparency(api, st, console, get_settings().var_dir / "demo-reports"):
                 code = 1
-            awards = api("GET", "/awards?limit=1", st.regulator)["total"]
         if n_rej == 0 or awards == 0:
             code = 1
         console.print(Panel.fit(

@@ -4,7 +4,7 @@ the end of the day the regulator's carbon report and a market report summary.
 The shipped intensity samples are real but dated 2023 (national) and 2018 (regional);
 the demo day is tomorrow. So besides importing the samples as they are, the demo posts
 the same values re-dated onto the demo's half-hours (national: the sample week's same
-weekday and London time; regional: 2018-09-18 at the same UTC time), in the API's own
+weekday and London time; regional: 2018-09-18 at the same UTC time), for the whole UTC day, in the API's own
 JSON shape and labelled as re-dated in their ``source``. Nothing is invented.
 """
 
@@ -60,7 +60,11 @@ def stage_carbon(api: Api, st: State, cmzs: list[str]) -> str:
         by_local[(t.weekday(), t.time())] = e["intensity"]
     by_utc = {e["from"][11:16]: e["regions"] for e in reg["data"]}
     nat_doc, reg_doc = [], []
-    for p in st.periods:
+    # Whole UTC days, not only the delivery window: storage recharge is costed at the
+    # day's mean intensity (docs/transparency.md), which a peak-only day would inflate.
+    day0 = dt.datetime.combine(st.periods[0].astimezone(dt.UTC).date(), dt.time(), dt.UTC)
+    ndays = (st.periods[-1].astimezone(dt.UTC).date() - day0.date()).days + 1
+    for p in (day0 + dt.timedelta(minutes=30 * i) for i in range(48 * ndays)):
         loc = p.astimezone(LONDON)
         end = p + dt.timedelta(minutes=30)
         if (loc.weekday(), loc.time()) in by_local:
