@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 from sqlalchemy.orm import Session
 
 from flexplatform.competition.models import Bid, Contract, Market, Need, NeedOutcome
@@ -86,7 +86,7 @@ def names(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
             session.scalars(select(Participant).where(Participant.id.in_(sorted(ids))))}
 
 
-@dataclass
+@dataclass(slots=True)
 class Flow:
     """One asset's MWh in one half-hour, for one stage (contracted/dispatched/delivered)."""
 
@@ -105,17 +105,43 @@ class Flow:
     need_id: str = ""
 
 
+class _Ids:
+    """Parse each distinct id once: a range holds many rows but few assets and parties,
+    and parsing a UUID per row per column was most of a large report's time."""
+
+    def __init__(self) -> None:
+        self.seen: dict[Any, uuid.UUID] = {}
+
+    def __call__(self, v: Any) -> uuid.UUID:
+        if isinstance(v, uuid.UUID):
+            return v
+        if v not in self.seen:
+            self.seen[v] = uuid.UUID(v)
+        return self.seen[v]
+
+    def text(self, v: Any) -> str:
+        key = ("text", v)
+        if key not in self.seen:
+            self.seen[key] = str(self(v))  # type: ignore[assignment]
+        return self.seen[key]  # type: ignore[return-value]
+
+
 def contracts(session: Session, start: dt.datetime, end: dt.datetime) -> list[Flow]:
-    q = (select(Contract, Need.zone_code, Market.period_minutes)
+    ids = _Ids()
+    raw = [type_coerce(c, String()) for c in (Contract.asset_id, Contract.fsp_id,
+                                               Contract.mo_id, Contract.need_id)]
+    q = (select(Contract.id, Contract.period_start, *raw, Contract.product_code,
+                Contract.direction, Contract.mw, Contract.availability_price,
+                Contract.utilisation_price, Need.zone_code, Market.period_minutes)
          .join(Need, Need.id == Contract.need_id).join(Market, Market.id == Contract.market_id)
          .where(Contract.period_start >= start, Contract.period_start < end,
                 Contract.status != "cancelled"))
     out = []
-    for c, zone, minutes in session.execute(q):
-        out.append(Flow("contracted", c.period_start, c.asset_id, c.fsp_id, c.mo_id, zone,
-                        c.product_code, c.direction, c.mw * (minutes or 30) / 60.0,
-                        float(c.availability_price), float(c.utilisation_price), str(c.id),
-                        str(c.need_id)))
+    for cid, t, aid, fid, mid, nid, product, direction, mw, ap, up, zone, minutes in \
+            session.execute(q):
+        out.append(Flow("contracted", t, ids(aid), ids(fid), ids(mid), zone, product,
+                        direction, mw * (minutes or 30) / 60.0, float(ap), float(up),
+                        str(cid), ids.text(nid)))
     return out
 
 
