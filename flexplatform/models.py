@@ -46,9 +46,9 @@ from flexplatform.reporting.settlement_models import (  # noqa: F401
     StatementLine,
     Verification,
 )
-from flexplatform.web.models import WebSession  # noqa: F401
 from flexplatform.transparency.models import (  # noqa: F401
     CarbonIntensity,
     TransparencyReport,
     ZoneCarbonRegion,
 )
+from flexplatform.web.models import WebSession  # noqa: F401
