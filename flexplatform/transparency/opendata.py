@@ -44,8 +44,10 @@ DICTIONARY: dict[str, dict[str, str]] = {
         "need_id": "the need (uuid)", "product": "product code", "zone": "zone code",
         _T: "half-hour start, UTC", "required_mw": "MW required",
         "awarded_mw": "MW awarded", "unmet_mw": "MW left unmet",
+        "fsps": "distinct FSPs awarded",
         "clearing_price": "marginal availability price of the need, GBP/MW/h (null when "
-                          "nothing cleared)"},
+                          "nothing cleared, or when suppressed)",
+        "suppressed": "true when fewer FSPs than the threshold set the price"},
     "awards": {
         "need_id": "the need (uuid)", "product": "product code", "zone": "zone code",
         "direction": "up or down", _T: "half-hour start, UTC", "fsps": "distinct FSPs awarded",
@@ -101,17 +103,27 @@ def _needs(session: Session, start: dt.datetime, end: dt.datetime) -> list[dict[
     return out
 
 
-def _prices(session: Session, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+def _prices(session: Session, start: dt.datetime, end: dt.datetime, full: bool
+            ) -> list[dict[str, Any]]:
+    """A clearing price set by fewer FSPs than the threshold is one FSP's bid price: the
+    public gets it null (``suppressed``), the volumes stay."""
     pairs = facts.needs_in(session, start, end)
     need = {n.id: n for n, _ in pairs}
+    winners: dict[tuple[str, dt.datetime], set[Any]] = defaultdict(set)
+    for c in facts.contracts(session, start, end):
+        winners[(c.need_id, c.period_start)].add(c.fsp_id)
+    min_fsps = get_settings().public_min_fsps
     out = []
     for o in facts.outcomes_for(session, pairs):
         if start <= o.period_start < end:
             n = need[o.need_id]
+            k = len(winners[(str(n.id), o.period_start)])
+            hide = not full and o.clearing_price is not None and k < min_fsps
             out.append({"need_id": str(n.id), "product": n.product_code, "zone": n.zone_code,
                         _T: o.period_start.isoformat(), "required_mw": o.required_mw,
-                        "awarded_mw": o.awarded_mw, "unmet_mw": o.unmet_mw,
-                        "clearing_price": o.clearing_price})
+                        "awarded_mw": o.awarded_mw, "unmet_mw": o.unmet_mw, "fsps": k,
+                        "clearing_price": None if hide else o.clearing_price,
+                        "suppressed": hide})
     return out
 
 
@@ -165,7 +177,7 @@ def rows(session: Session, name: str, start: dt.datetime, end: dt.datetime, *,
     if name == "needs":
         out = _needs(session, start, end)
     elif name == "prices":
-        out = _prices(session, start, end)
+        out = _prices(session, start, end, full)
     else:
         if name == "awards":
             flows = facts.contracts(session, start, end)

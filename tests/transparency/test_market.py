@@ -92,6 +92,11 @@ def test_open_data_pages_and_full_rows(client, market):
     prices = client.get(f"/api/v1/open-data/prices?{Q}").json()
     assert prices["total"] == 6
     assert {p["clearing_price"] for p in prices["items"]} == {200.0, None}
+    south = [p for p in prices["items"] if p["need_id"] == str(market.needs["south"].id)]
+    assert all(p["suppressed"] and p["fsps"] == 1 and p["awarded_mw"] == 2.5 for p in south)
+    full = client.get(f"/api/v1/open-data/prices/full?{Q}", headers=market.regulator.h).json()
+    assert {p["clearing_price"] for p in full["items"]
+            if p["need_id"] == str(market.needs["south"].id)} == {200.0}
     assert client.get(f"/api/v1/open-data/dispatch?{Q}").json()["total"] >= 0
     full = client.get(f"/api/v1/open-data/awards/full?{Q}", headers=market.regulator.h).json()
     assert full["total"] == 10 and {"fsp_id", "asset_id", "contract_id"} <= set(full["items"][0])
