@@ -245,6 +245,8 @@ def create_app() -> FastAPI:
     from flexplatform.operations.routes import router as operations_router
     from flexplatform.registration.routes import router as registration_router
     from flexplatform.reporting.routes import router as reporting_router
+    from flexplatform.reporting.settlement_routes import router as settlement_router
+    from flexplatform.transparency.routes import router as transparency_router
 
     app = FastAPI(
         title="Flexplatform",
@@ -320,8 +322,10 @@ def create_app() -> FastAPI:
                 "tasks": "eager" if get_settings().eager else "celery"}
 
     for r in (registration_router, exploration_router, competition_router, governance_router,
-              reporting_router, operations_router, transfer_router):
+              reporting_router, operations_router, transfer_router,
+              settlement_router):
         app.include_router(r, prefix=API)
+    app.include_router(transparency_router, prefix=API)
     _document_problems(app)
     # The dashboard at / (pages, static files, HTML error pages off the API paths).
     from flexplatform.web.routes import install as install_web

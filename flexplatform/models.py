@@ -42,4 +42,20 @@ from flexplatform.reporting.models import (  # noqa: F401
     MeterReading,
     MeterSubmission,
 )
+from flexplatform.reporting.settlement_models import (  # noqa: F401
+    Dispute,
+    Invoice,
+    InvoiceLine,
+    SettlementRun,
+    SettlementSettings,
+    SettlementShard,
+    Statement,
+    StatementLine,
+    Verification,
+)
+from flexplatform.transparency.models import (  # noqa: F401
+    CarbonIntensity,
+    TransparencyReport,
+    ZoneCarbonRegion,
+)
 from flexplatform.web.models import WebSession  # noqa: F401

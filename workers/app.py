@@ -13,7 +13,8 @@ from celery import Celery
 from flexplatform.config import get_settings
 from flexplatform.scheduler import schedule
 
-TASK_MODULES = ("workers.tasks", "workers.operations", "workers.trading")
+TASK_MODULES = ("workers.tasks", "workers.operations", "workers.reporting",
+                "workers.transparency", "workers.trading")
 
 
 def make_celery() -> Celery:

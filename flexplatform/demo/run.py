@@ -33,6 +33,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from flexplatform.config import get_settings
 from flexplatform.db import reset_runtime
 from flexplatform.demo import data as dd
 from flexplatform.demo.plan import (
@@ -50,6 +51,7 @@ from flexplatform.demo.report import (
     report_round,
     report_schedules,
 )
+from flexplatform.demo.transparency import report_transparency, stage_carbon
 
 API = "/api/v1"
 TERMS = "demo-2025.1"
@@ -427,7 +429,8 @@ def run_demo(fast: bool = False, fresh: bool = True, console: Console | None = N
                 cmzs = sorted({n.cmz_code for n, _ in plan["needs"]}
                               | {a["cmz"] for a in plan["assets"].values()})
                 stage_zones(api, st, cmzs)
-                done(stages[2], t0, f"{len(cmzs)} NGED CMZs")
+                carbon_msg = stage_carbon(api, st, cmzs)
+                done(stages[2], t0, f"{len(cmzs)} NGED CMZs; {carbon_msg}")
                 t0 = time.perf_counter()
                 step(stages[3])
                 stage_assets(api, st, plan, rng)
@@ -476,6 +479,14 @@ def run_demo(fast: bool = False, fresh: bool = True, console: Console | None = N
 
             trade = report_transfer(api, st, console)
             awards = api("GET", "/awards?limit=1", st.regulator)["total"]
+            from flexplatform.demo.settle import stage_settlement
+
+            settled = stage_settlement(api, st, console)
+            if not settled.get("statements"):
+                code = 1
+            # The day ends with the regulator's carbon report and the market summary.
+            if not report_transparency(api, st, console, get_settings().var_dir / "demo-reports"):
+                code = 1
         if n_rej == 0 or awards == 0 or (trade or {}).get("status") != "completed":
             code = 1
         console.print(Panel.fit(

@@ -24,8 +24,10 @@ def test_beat_and_the_embedded_scheduler_share_one_schedule():
     from workers.app import make_celery
 
     s = Settings(gate_scan_seconds=7, audit_checkpoint_seconds=11)
-    assert schedule(s) == {"gate-closure-scan": ("flex.competition.scan_gate_closures", 7),
-                           "audit-checkpoint": ("flex.audit.checkpoint", 11)}
+    got = schedule(s)
+    assert got["gate-closure-scan"] == ("flex.competition.scan_gate_closures", 7)
+    assert got["audit-checkpoint"] == ("flex.audit.checkpoint", 11)
+    assert got["transparency-report-scan"] == ("flex.transparency.scan_reports", 300.0)
     beat = make_celery().conf.beat_schedule
     assert {k: (v["task"], v["schedule"]) for k, v in beat.items()} == schedule()
 

@@ -3,7 +3,7 @@ clearing run over each transfer, payments between FSPs, each market's consent ru
 contracts link to the contract they were transferred from
 
 Revision ID: 0012
-Revises: 0006 (the integrator re-chains)
+Revises: 0008
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from alembic import op
 import flexplatform.db
 
 revision = '0012'
-down_revision = '0006'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
