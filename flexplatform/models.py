@@ -20,6 +20,7 @@ from flexplatform.identity import (  # noqa: F401
     TermsVersion,
 )
 from flexplatform.notifications import Notification  # noqa: F401
+from flexplatform.openadr.models import OpenadrEvent, VenRegistration, VenResource, VenTelemetry  # noqa: F401
 from flexplatform.registration.models import Asset, Prequalification  # noqa: F401
 from flexplatform.reporting.models import (  # noqa: F401
     BaselineMethodology,
