@@ -21,6 +21,13 @@ from flexplatform.identity import (  # noqa: F401
 )
 from flexplatform.notifications import Notification  # noqa: F401
 from flexplatform.openadr.models import OpenadrEvent, VenRegistration, VenResource, VenTelemetry  # noqa: F401
+from flexplatform.operations.models import (  # noqa: F401
+    AvailabilityDeclaration,
+    Conflict,
+    DispatchRun,
+    Instruction,
+    UtilisationRequest,
+)
 from flexplatform.registration.models import Asset, Prequalification  # noqa: F401
 from flexplatform.reporting.models import (  # noqa: F401
     BaselineMethodology,
