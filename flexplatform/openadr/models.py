@@ -66,7 +66,8 @@ class OpenadrEvent(Base):
     __tablename__ = "openadr_events"
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    instruction_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    instruction_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("instructions.id"),
+                                                      unique=True)
     ven_id: Mapped[str] = mapped_column(ForeignKey("ven_registrations.ven_id"), index=True)
     resource_id: Mapped[str] = mapped_column(String(120))
     modification_number: Mapped[int] = mapped_column(Integer, default=0)

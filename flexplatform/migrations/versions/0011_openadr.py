@@ -1,7 +1,7 @@
 """openadr: VEN registrations (per FSP), their resources (assets), events sent, telemetry
 
 Revision ID: 0011
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-02 01:33:26.099843
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import flexplatform.db
 
 revision = '0011'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
@@ -47,6 +47,7 @@ def upgrade() -> None:
     sa.Column('created_at', flexplatform.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('delivered_at', flexplatform.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('responded_at', flexplatform.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['instruction_id'], ['instructions.id'], name=op.f('fk_openadr_events_instruction_id_instructions')),
     sa.ForeignKeyConstraint(['ven_id'], ['ven_registrations.ven_id'], name=op.f('fk_openadr_events_ven_id_ven_registrations')),
     sa.PrimaryKeyConstraint('event_id', name=op.f('pk_openadr_events')),
     sa.UniqueConstraint('instruction_id', name=op.f('uq_openadr_events_instruction_id'))
