@@ -37,9 +37,20 @@ def last_half_hour(now: dt.datetime | None = None) -> dt.datetime:
     return floor - HALF_HOUR
 
 
+class Client(OpenADRClient):  # type: ignore[misc]
+    """openleadr's client, with one fix: ``create_report`` collects the requested r_ids
+    in one list across all report requests of a message, so with two reports each
+    report's job also asks for the other's data points (and a 'full' report fails).
+    Handling the requests one at a time keeps them apart."""
+
+    async def create_report(self, response_payload: dict[str, Any]) -> None:
+        for rr in response_payload.get("report_requests") or []:
+            await super().create_report({**response_payload, "report_requests": [rr]})
+
+
 def build(args: argparse.Namespace) -> OpenADRClient:
     tls = args.cert is not None
-    client = OpenADRClient(ven_name=args.ven_name, vtn_url=args.vtn_url,
+    client = Client(ven_name=args.ven_name, vtn_url=args.vtn_url,
                            cert=args.cert, key=args.key, ca_file=args.ca,
                            vtn_fingerprint=args.vtn_fingerprint, show_fingerprint=False,
                            disable_signature=not tls, allow_jitter=False)
@@ -81,7 +92,8 @@ def build(args: argparse.Namespace) -> OpenADRClient:
                           data_collection_mode="full")
 
     async def sent(xml: str) -> None:
-        log.info("VEN -> VTN %s", _type(xml))
+        kind = _type(xml)
+        log.log(logging.DEBUG if kind == "oadrPoll" else logging.INFO, "VEN -> VTN %s", kind)
 
     async def received(message_type: str, payload: dict[str, Any]) -> None:
         keep = {k: payload[k] for k in ("ven_id", "registration_id") if payload.get(k)}
@@ -89,7 +101,8 @@ def build(args: argparse.Namespace) -> OpenADRClient:
             keep["events"] = [e["event_descriptor"]["event_id"] for e in payload["events"]]
         if message_type == "oadrRegisteredReport":
             keep["report_requests"] = len(payload.get("report_requests") or [])
-        log.info("VTN -> VEN %s %s", message_type, keep)
+        log.log(logging.DEBUG if message_type == "oadrResponse" else logging.INFO,
+                "VTN -> VEN %s %s", message_type, keep)
 
     client.add_hook("before_send_xml", sent)
     client.add_hook("after_parse_xml", received)
@@ -132,4 +145,5 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("openleadr").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     asyncio.run(main(parse()))

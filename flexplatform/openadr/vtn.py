@@ -18,6 +18,7 @@ is refused unless asked for by name.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -103,11 +104,14 @@ class Vtn:
     async def db(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.to_thread(self._work, fn, *args)
 
+    # Polls that find nothing are most of the traffic: kept out of the INFO log.
     async def _log_in(self, message_type: str, payload: dict[str, Any]) -> None:
-        log.info("VEN -> VTN %s %s", message_type, _summary(payload))
+        log.log(logging.DEBUG if message_type == "oadrPoll" else logging.INFO,
+                "VEN -> VTN %s %s", message_type, _summary(payload))
 
     async def _log_out(self, message_type: str, payload: dict[str, Any]) -> None:
-        log.info("VTN -> VEN %s %s", message_type, _summary(payload))
+        log.log(logging.DEBUG if message_type == "oadrResponse" else logging.INFO,
+                "VTN -> VEN %s %s", message_type, _summary(payload))
 
     # --- openleadr handlers ------------------------------------------------------------
     async def _ven_lookup(self, ven_id: str) -> dict[str, Any] | None:
@@ -214,10 +218,8 @@ class Vtn:
                     await self.sync_once()
                 except Exception:  # keep serving; the next round retries
                     log.exception("sync failed")
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), self.config.sync_seconds)
-                except TimeoutError:
-                    pass
         finally:
             await self.server.stop()
 
@@ -229,7 +231,5 @@ def serve(config: VtnConfig) -> None:
     """Run the VTN until interrupted (``flexplatform vtn``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     vtn = Vtn(config)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(vtn.run())
-    except KeyboardInterrupt:
-        pass
