@@ -10,7 +10,7 @@ is the instruction id, targeted at the VEN and the asset's resource, with one
 ``LOAD_DISPATCH`` signal of type ``delta`` in MW (``powerReal``, scale ``M``): one interval
 per settlement half hour, the change of the asset's net import, so an 'up' instruction
 (more export or less demand) is negative and a 'down' one positive. ``optIn`` accepts the
-instruction, ``optOut`` rejects it, both as the FSP, under the same rules as the API
+instruction, ``optOut`` rejects it, both as the FSP through ``operations.acknowledge``
 (only while 'issued' and before the acknowledgement deadline).
 """
 
@@ -30,10 +30,11 @@ from flexplatform import audit
 from flexplatform.audit import Actor
 from flexplatform.auth import Principal
 from flexplatform.db import utcnow
-from flexplatform.errors import Conflict, InvalidInput, NotFound, field_error
+from flexplatform.errors import Conflict, DomainError, InvalidInput, NotFound, field_error
 from flexplatform.identity import Participant
 from flexplatform.openadr.models import OpenadrEvent, VenRegistration, VenResource, VenTelemetry
 from flexplatform.openadr.schemas import VenCreate
+from flexplatform.operations import service as operations
 from flexplatform.operations.models import Instruction
 from flexplatform.registration.models import Asset, Role
 
@@ -267,28 +268,12 @@ def _fsp_principal(session: Session, fsp_id: uuid.UUID) -> Principal:
     return Principal(participant=session.get(Participant, fsp_id), key_prefix="openadr")
 
 
-def _acknowledge(session: Session, instruction: Instruction, accept: bool, reason: str | None,
-                 principal: Principal, ven_id: str, now: dt.datetime) -> str:
-    """Accept or reject as the FSP would through the API. A stand-in until the
-    operations service's accept/reject lands (then this calls it)."""
-    if instruction.status != "issued":
-        return f"not applied: the instruction is {instruction.status}"
-    if now > instruction.ack_deadline:
-        return "not applied: after the acknowledgement deadline"
-    instruction.status = "accepted" if accept else "rejected"
-    instruction.acked_at = now
-    if not accept:
-        instruction.reject_reason = reason
-    audit.record(session, principal.actor, f"instruction.{instruction.status[:-2]}",
-                 "instruction", instruction.id, {"via": "openadr", "ven_id": ven_id,
-                                                 "reason": reason})
-    return instruction.status
-
-
 def apply_opt(session: Session, ven_id: str, event_id: str, opt_type: str,
               now: dt.datetime | None = None) -> str:
-    """The VEN's oadrCreatedEvent answer: optIn accepts, optOut rejects. Returns what was
-    made of it (also stored as the event's ``outcome``)."""
+    """The VEN's oadrCreatedEvent answer: optIn accepts, optOut rejects, through the
+    operations service exactly as the FSP's API call would (its deadline and once-only
+    rules, the MO's notification, a re-dispatch after a rejection). Returns what was made
+    of it (also stored as the event's ``outcome``)."""
     now = now or utcnow()
     ev = session.get(OpenadrEvent, event_id)
     if ev is None or ev.ven_id != ven_id:
@@ -302,9 +287,15 @@ def apply_opt(session: Session, ven_id: str, event_id: str, opt_type: str,
         outcome = "ignored: the instruction is not this VEN's FSP's"
     else:
         principal = _fsp_principal(session, ven.fsp_id)
-        outcome = _acknowledge(session, instruction, opt_type == "optIn",
-                               None if opt_type == "optIn" else "VEN opted out (OpenADR)",
-                               principal, ven_id, now)
+        try:
+            with session.begin_nested():  # a refused answer leaves nothing half-done
+                acked = operations.acknowledge(
+                    session, instruction.id, opt_type == "optIn",
+                    None if opt_type == "optIn" else f"VEN {ven_id} opted out (OpenADR)",
+                    principal, now)
+            outcome = acked.status
+        except DomainError as e:  # already answered, or after the deadline
+            outcome = f"not applied: {e}"
     ev.status = "opted_in" if opt_type == "optIn" else "opted_out"
     ev.opt_type, ev.outcome, ev.responded_at = opt_type, outcome[:200], now
     return outcome
