@@ -239,6 +239,7 @@ def create_app() -> FastAPI:
     from flexplatform.competition.routes import router as competition_router
     from flexplatform.exploration.routes import router as exploration_router
     from flexplatform.governance.routes import router as governance_router
+    from flexplatform.openadr.routes import router as openadr_router
     from flexplatform.operations.routes import router as operations_router
     from flexplatform.registration.routes import router as registration_router
     from flexplatform.reporting.routes import router as reporting_router
@@ -317,7 +318,7 @@ def create_app() -> FastAPI:
                 "tasks": "eager" if get_settings().eager else "celery"}
 
     for r in (registration_router, exploration_router, competition_router, governance_router,
-              reporting_router, operations_router):
+              reporting_router, operations_router, openadr_router):
         app.include_router(r, prefix=API)
     _document_problems(app)
     # The dashboard at / (pages, static files, HTML error pages off the API paths).
