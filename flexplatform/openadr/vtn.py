@@ -74,6 +74,24 @@ def _summary(payload: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+# Polls that find nothing are most of the traffic: kept out of the INFO log.
+async def _log_in(message_type: str, payload: dict[str, Any]) -> None:
+    log.log(logging.DEBUG if message_type == "oadrPoll" else logging.INFO,
+            "VEN -> VTN %s %s", message_type, _summary(payload))
+
+
+async def _log_out(message_type: str, payload: dict[str, Any]) -> None:
+    log.log(logging.DEBUG if message_type == "oadrResponse" else logging.INFO,
+            "VTN -> VEN %s %s", message_type, _summary(payload))
+
+
+def _log_exchange() -> None:
+    """openleadr's hooks are process-wide: registered once however many VTNs start."""
+    if _log_in not in hooks.HOOKS["before_handle"]:
+        hooks.register("before_handle", _log_in)
+        hooks.register("after_handle", _log_out)
+
+
 class Vtn:
     def __init__(self, config: VtnConfig, session_factory: Callable[[], Session] | None = None):
         config.check()
@@ -93,8 +111,7 @@ class Vtn:
         self.server.add_handler("on_register_report", self._on_register_report)
         self.queued: set[str] = set()  # event ids handed to openleadr in this process
         self._stop = asyncio.Event()
-        hooks.register("before_handle", self._log_in)
-        hooks.register("after_handle", self._log_out)
+        _log_exchange()
 
     # --- plumbing ----------------------------------------------------------------------
     def _work(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -103,15 +120,6 @@ class Vtn:
 
     async def db(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.to_thread(self._work, fn, *args)
-
-    # Polls that find nothing are most of the traffic: kept out of the INFO log.
-    async def _log_in(self, message_type: str, payload: dict[str, Any]) -> None:
-        log.log(logging.DEBUG if message_type == "oadrPoll" else logging.INFO,
-                "VEN -> VTN %s %s", message_type, _summary(payload))
-
-    async def _log_out(self, message_type: str, payload: dict[str, Any]) -> None:
-        log.log(logging.DEBUG if message_type == "oadrResponse" else logging.INFO,
-                "VTN -> VEN %s %s", message_type, _summary(payload))
 
     # --- openleadr handlers ------------------------------------------------------------
     async def _ven_lookup(self, ven_id: str) -> dict[str, Any] | None:
