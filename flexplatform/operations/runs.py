@@ -387,3 +387,21 @@ def own_part(run: DispatchRun, who: Any) -> dict[str, Any] | None:
                     "not_dispatched": [n for n in res.get("not_dispatched", [])
                                        if n["contract"] in mine_c or n["request"] in mine_r]}
     return {"snapshot": part_snap, "result": part_res}
+
+
+def list_runs(session: Session, limit: int, offset: int) -> tuple[list[DispatchRun], int]:
+    from sqlalchemy import func
+
+    total = session.scalar(select(func.count()).select_from(DispatchRun)) or 0
+    rows = session.scalars(select(DispatchRun).order_by(DispatchRun.created_at.desc())
+                           .limit(limit).offset(offset)).all()
+    return list(rows), total
+
+
+def get_run(session: Session, run_id: uuid.UUID) -> DispatchRun:
+    from flexplatform.errors import NotFound
+
+    run = session.get(DispatchRun, run_id)
+    if run is None:
+        raise NotFound(f"dispatch run {run_id} not found")
+    return run
