@@ -368,3 +368,16 @@ def store_energy(session: Session, ven_id: str, resource_id: str,
                  filename=f"{ven_id}/{resource_id}")
     ing.add(cols, np.arange(1, len(rows) + 1))
     return ing.finish()
+
+
+def events_for(session: Session, instruction_ids: Iterable[uuid.UUID]
+               ) -> dict[uuid.UUID, tuple[OpenadrEvent, str]]:
+    """The OpenADR event (and its VEN's name) of each instruction that was sent as one,
+    for the pages that show instructions."""
+    ids = list(instruction_ids)
+    if not ids:
+        return {}
+    q = (select(OpenadrEvent, VenRegistration.ven_name)
+         .join(VenRegistration, VenRegistration.ven_id == OpenadrEvent.ven_id)
+         .where(OpenadrEvent.instruction_id.in_(ids)))
+    return {e.instruction_id: (e, name) for e, name in session.execute(q)}
