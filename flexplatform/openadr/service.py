@@ -59,7 +59,7 @@ def register_ven(session: Session, data: VenCreate, principal: Principal) -> Ven
     assets it controls. Another FSP's asset is refused as if it did not exist."""
     errors = []
     seen: set[str] = set()
-    assets = set(data.resources and [r.asset_id for r in data.resources])
+    assets = {r.asset_id for r in data.resources}
     owned = set(session.scalars(select(Asset.id).where(
         Asset.id.in_(assets), Asset.fsp_id == principal.id)))
     for i, r in enumerate(data.resources):
