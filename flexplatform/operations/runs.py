@@ -36,7 +36,7 @@ from flexplatform.competition.models import Bid, Contract, Need
 from flexplatform.db import after_commit, bulk_insert, utcnow
 from flexplatform.notifications import notify
 from flexplatform.operations import conflicts
-from flexplatform.operations.availability import latest, product_rules
+from flexplatform.operations.availability import product_rules
 from flexplatform.operations.models import (
     LIVE_INSTRUCTION,
     DispatchRun,
@@ -87,18 +87,20 @@ def queue_run(session: Session, trigger: str, start: dt.datetime, end: dt.dateti
 
 
 def _covered(session: Session, request_ids: list[uuid.UUID], start: dt.datetime,
-             end: dt.datetime) -> dict[tuple[uuid.UUID, dt.datetime], float]:
+             end: dt.datetime, but_run: uuid.UUID | None = None
+             ) -> dict[tuple[uuid.UUID, dt.datetime], float]:
     """(request, period) -> MW its live instructions cover (reliability-weighted)."""
     out: dict[tuple[uuid.UUID, dt.datetime], float] = defaultdict(float)
     if not request_ids:
         return out
-    for r in session.execute(select(Instruction.request_id, Instruction.period_start,
-                                    Instruction.mw, Asset.reliability)
-                             .join(Asset, Asset.id == Instruction.asset_id)
-                             .where(Instruction.request_id.in_(request_ids),
-                                    Instruction.status.in_(LIVE_INSTRUCTION),
-                                    Instruction.period_start >= start,
-                                    Instruction.period_start < end)):
+    q = (select(Instruction.request_id, Instruction.period_start, Instruction.mw,
+                Asset.reliability).join(Asset, Asset.id == Instruction.asset_id)
+         .where(Instruction.request_id.in_(request_ids),
+                Instruction.status.in_(LIVE_INSTRUCTION), Instruction.period_start >= start,
+                Instruction.period_start < end))
+    if but_run is not None:
+        q = q.where(Instruction.run_id != but_run)
+    for r in session.execute(q):
         out[(r.request_id, r.period_start)] += r.mw * r.reliability
     return out
 
@@ -138,32 +140,47 @@ def build_snapshot(session: Session, run: DispatchRun) -> dict[str, Any]:
                                   Instruction.period_start >= ws, Instruction.period_start < we)
                            .order_by(Instruction.id)).all()
     fixed_contracts = {i.contract_id for i in live}
-    rows = session.execute(select(
-        Contract.id, Contract.bid_id, Contract.asset_id, Contract.mo_id, Contract.product_code,
-        Contract.direction, Contract.period_start, Contract.mw, Contract.utilisation_price,
-        Bid.min_mw).join(Bid, Bid.id == Contract.bid_id).where(
-        Contract.status == "active", Contract.period_start >= ws, Contract.period_start < we)
-        .order_by(Contract.bid_id, Contract.period_start)).all()
+    in_window = (Contract.status == "active", Contract.period_start >= ws,
+                 Contract.period_start < we)
+    # Per bid once (price, asset, MO...), then only (id, bid, period, MW) per contract row:
+    # a 10,000-asset window has tens of thousands of rows and each column read costs.
+    bids = {b.id: b for b in session.execute(select(
+        Bid.id, Bid.asset_id, Bid.min_mw, Contract.mo_id, Contract.product_code,
+        Contract.direction, Contract.utilisation_price).join(Contract, Contract.bid_id == Bid.id)
+        .where(*in_window).distinct())}
+    rows = session.execute(select(Contract.id, Contract.bid_id, _ts(session, Contract.period_start),
+                                  Contract.mw).where(*in_window)
+                           .order_by(Contract.bid_id, Contract.period_start)).all()
     contracts: dict[uuid.UUID, dict[str, Any]] = {}
     bid_of_contract: dict[int, uuid.UUID] = {}
-    for c in rows:
-        if (str(c.mo_id), c.product_code, c.direction) not in wanted \
-                and c.id not in fixed_contracts:
-            continue
-        doc = contracts.get(c.bid_id)
+    cmap: dict[str, list[int]] = {}
+    for cid, bid_id, t, cmw in rows:
+        doc = contracts.get(bid_id)
         if doc is None:
-            doc = contracts[c.bid_id] = {
-                "id": str(c.bid_id), "asset": str(c.asset_id), "mo": str(c.mo_id),
-                "product": c.product_code, "direction": c.direction, "mw": [0.0] * T,
-                "min_mw": float(c.min_mw or 0.0),
-                "utilisation_price": float(c.utilisation_price)}
-        doc["mw"][index[c.period_start]] += c.mw
-        bid_of_contract[c.id] = c.bid_id
-    asset_ids = sorted({uuid.UUID(c["asset"]) for c in contracts.values()})
-    assets = {a.id: a for i in range(0, len(asset_ids), 5000) for a in session.execute(
+            b = bids[bid_id]
+            doc = contracts[bid_id] = {
+                "id": str(bid_id), "asset": str(b.asset_id), "mo": str(b.mo_id),
+                "product": b.product_code, "direction": b.direction, "mw": [0.0] * T,
+                "min_mw": float(b.min_mw or 0.0),
+                "utilisation_price": float(b.utilisation_price)}
+            cmap[doc["id"]] = [0] * T
+        k = index[t]
+        doc["mw"][k] += cmw
+        cmap[doc["id"]][k] = cid
+        bid_of_contract[cid] = bid_id
+    # A bid none of whose rows is wanted or fixed is left out after all.
+    keep = {bid_of_contract[c] for c in fixed_contracts if c in bid_of_contract}
+    for bid_id in [b for b, d in contracts.items() if b not in keep and
+                   (d["mo"], d["product"], d["direction"]) not in wanted]:
+        del contracts[bid_id], cmap[str(bid_id)]
+    run.contract_map = cmap
+    asset_ids = sorted({bids[b].asset_id for b in contracts})
+    wanted_assets = set(asset_ids)
+    assets = {a.id: a for a in session.execute(
         select(Asset.id, Asset.fsp_id, Asset.zone_code, Asset.technology_code, Asset.up_mw,
                Asset.down_mw, Asset.emission_t_per_mwh, Asset.reliability, Asset.energy_mwh,
-               Asset.max_run_minutes).where(Asset.id.in_(asset_ids[i : i + 5000])))}
+               Asset.max_run_minutes).where(Asset.id.in_(
+                   select(Contract.asset_id).where(*in_window)))) if a.id in wanted_assets}
     asset_docs = [{
         "id": str(a.id), "fsp": str(a.fsp_id), "zone": a.zone_code,
         "technology": a.technology_code, "up_mw": a.up_mw, "down_mw": a.down_mw,
@@ -174,7 +191,7 @@ def build_snapshot(session: Session, run: DispatchRun) -> dict[str, Any]:
     # Availability: declared (latest version), else capability or 0 as the products say;
     # assets that refused or let lapse an instruction are out for its periods.
     rules = product_rules(session)
-    declared = latest(session, asset_ids, None, ws, we)
+    declared = _declared(session, ws, we)
     strict: set[tuple[uuid.UUID, str]] = set()
     for c in contracts.values():
         if not rules[c["product"]].undeclared_available:
@@ -210,6 +227,32 @@ def build_snapshot(session: Session, run: DispatchRun) -> dict[str, Any]:
                   "primacy": rs.primacy, "carbon_price": rs.carbon_price,
                   "zone_conflicts": True},
     }
+
+
+def _ts(session: Session, col: Any) -> Any:
+    """A timestamp column read as the driver gives it: Postgres hands back aware datetimes
+    already, and converting each of 40,000 again costs more than the rest of the row."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import DateTime, type_coerce
+
+        return type_coerce(col, DateTime(timezone=True))
+    return col
+
+
+def _declared(session: Session, ws: dt.datetime, we: dt.datetime
+              ) -> dict[tuple[uuid.UUID, str, dt.datetime], tuple[int, float]]:
+    """Latest declaration per (asset, direction, period) of the window (declarations exist
+    only for contracted periods, so the window alone bounds the read)."""
+    from flexplatform.operations.models import AvailabilityDeclaration as D
+
+    out: dict[tuple[uuid.UUID, str, dt.datetime], tuple[int, float]] = {}
+    for aid, d, t, v, mw in session.execute(select(
+            D.asset_id, D.direction, _ts(session, D.period_start), D.version, D.mw).where(
+            D.period_start >= ws, D.period_start < we)):
+        key = (aid, d, t)
+        if key not in out or out[key][0] < v:
+            out[key] = (v, mw)
+    return out
 
 
 def prepare(session: Session, run_id: uuid.UUID) -> dict[str, Any] | None:
@@ -259,42 +302,53 @@ def start_next(session: Session) -> None:
         after_commit(session, go)
 
 
-def store(session: Session, run_id: uuid.UUID, result: dict[str, Any]) -> bool:
-    """Write the run's instructions and request states; False if already stored."""
-    run = session.scalar(_lock(session, select(DispatchRun).where(DispatchRun.id == run_id)))
-    if run is None or run.status in ("done", "failed") or run.snapshot is None:
+def store(session: Session, run_id: uuid.UUID, result: dict[str, Any],
+          snapshot: dict[str, Any] | None = None) -> bool:
+    """Write the run's instructions and request states; False if already stored.
+
+    ``snapshot`` is the frozen snapshot the caller solved (as ``prepare`` returned it),
+    which spares reading megabytes of JSON back; without it the stored one is read.
+    """
+    from sqlalchemy.orm import defer
+
+    run = session.scalar(_lock(session, select(DispatchRun).where(DispatchRun.id == run_id)
+                               .options(defer(DispatchRun.snapshot), defer(DispatchRun.result))))
+    if run is None or run.status in ("done", "failed") or run.snapshot_sha256 is None:
         return False
     if result.get("status") not in ("optimal", "feasible", "time_limit"):
         fail(session, run_id, f"solver status {result.get('status')}: "
              f"{result.get('message', '')}")
         return True
-    snap = run.snapshot
+    snap = snapshot if snapshot is not None else run.snapshot
     axis = [dt.datetime.fromisoformat(t.replace("Z", "+00:00")) for t in snap["periods"]]
     now = utcnow()
     session.execute(delete(Instruction).where(Instruction.run_id == run.id))
-    bids = [uuid.UUID(c["id"]) for c in snap["contracts"]]
-    crow: dict[tuple[str, dt.datetime], Any] = {}
-    for i in range(0, len(bids), 5000):
-        for c in session.execute(select(
-                Contract.id, Contract.bid_id, Contract.asset_id, Contract.fsp_id, Contract.mo_id,
-                Contract.product_code, Contract.direction, Contract.period_start).where(
-                Contract.bid_id.in_(bids[i : i + 5000]), Contract.status == "active",
-                Contract.period_start >= axis[0], Contract.period_start <= axis[-1])):
-            crow[(str(c.bid_id), c.period_start)] = c
+    cons = {c["id"]: c for c in snap["contracts"]}
+    fsp_of = {a["id"]: a["fsp"] for a in snap["assets"]}
     rules = product_rules(session)
+    ack = {p: now + dt.timedelta(minutes=r.ack_minutes) for p, r in rules.items()}
+    ids: dict[str, uuid.UUID] = {}
+
+    def uid(s: str) -> uuid.UUID:
+        u = ids.get(s)
+        if u is None:
+            u = ids[s] = uuid.UUID(s)
+        return u
+
     rows = []
     for x in result.get("instructions", []):
-        t = axis[x["period"]]
-        c = crow[(x["contract"], t)]
-        ack = now + dt.timedelta(minutes=rules[c.product_code].ack_minutes)
-        rows.append({"id": uuid.uuid4(), "run_id": run.id, "request_id": uuid.UUID(x["request"]),
-                     "contract_id": c.id, "asset_id": c.asset_id, "fsp_id": c.fsp_id,
-                     "mo_id": c.mo_id, "product_code": c.product_code,
-                     "direction": c.direction, "period_start": t, "period_end": t + HALF_HOUR,
-                     "mw": float(x["mw"]), "status": "issued", "ack_deadline": ack,
+        k = x["period"]
+        t = axis[k]
+        c = cons[x["contract"]]
+        rows.append({"id": uuid.uuid4(), "run_id": run.id, "request_id": uid(x["request"]),
+                     "contract_id": run.contract_map[x["contract"]][k],
+                     "asset_id": uid(c["asset"]), "fsp_id": uid(fsp_of[c["asset"]]),
+                     "mo_id": uid(c["mo"]), "product_code": c["product"],
+                     "direction": c["direction"], "period_start": t, "period_end": t + HALF_HOUR,
+                     "mw": float(x["mw"]), "status": "issued", "ack_deadline": ack[c["product"]],
                      "acked_at": None, "reject_reason": None, "created_at": now})
     bulk_insert(session, Instruction, rows)
-    _request_states(session, run, snap, result, axis)
+    _request_states(session, run, snap, result, rows)
     result = {k: v for k, v in result.items() if k != "timing"} | {"timing": result.get("timing")}
     run.result, run.result_sha256 = result, sha(result)
     run.solver_status = result.get("status")
@@ -303,21 +357,27 @@ def store(session: Session, run_id: uuid.UUID, result: dict[str, Any]) -> bool:
     audit.record(session, SYSTEM, "dispatch.done", "dispatch_run", run.id, {
         "snapshot_sha256": run.snapshot_sha256, "result_sha256": run.result_sha256,
         "instructions": len(rows), "status": result.get("status")})
-    conflicts.check_run(session, run, rows)
+    conflicts.check_run(session, run, rows, snap)
     _notify(session, run, rows, snap)
     start_next(session)
     return True
 
 
 def _request_states(session: Session, run: DispatchRun, snap: dict[str, Any],
-                    result: dict[str, Any], axis: list[dt.datetime]) -> None:
+                    result: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     short: dict[str, float] = defaultdict(float)
     for s in result.get("shortfall", []):
         short[s["request"]] += s["mw"]
     ids = [uuid.UUID(r["id"]) for r in snap["requests"]]
     reqs = {r.id: r for r in session.scalars(select(UtilisationRequest).where(
         UtilisationRequest.id.in_(ids)))} if ids else {}
-    covered = _covered(session, ids, axis[0], axis[-1] + HALF_HOUR)
+    lo = min((r.period_start for r in reqs.values()), default=None)
+    hi = max((r.period_end for r in reqs.values()), default=None)
+    covered = _covered(session, ids, lo, hi, but_run=run.id) if reqs else {}
+    covered = defaultdict(float, covered)
+    rel = {a["id"]: a["reliability"] for a in snap["assets"]}
+    for x in rows:
+        covered[(x["request_id"], x["period_start"])] += x["mw"] * rel[str(x["asset_id"])]
     for doc in snap["requests"]:
         r = reqs[uuid.UUID(doc["id"])]
         if r.status == "cancelled":

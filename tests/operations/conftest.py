@@ -51,7 +51,7 @@ def drain(db, queued) -> int:
             db.commit()
             if snap is None:
                 continue
-            runs.store(db, uuid.UUID(rid), solver()(snap))
+            runs.store(db, uuid.UUID(rid), solver()(snap), snap)
             db.commit()
             run_after_commit(db)
             done += 1
