@@ -177,13 +177,17 @@ class Vtn:
         log.info("opt: ven_id=%s event=%s %s -> instruction %s", ven_id, event_id, opt_type,
                  outcome)
 
-    async def _on_delivered(self, event_id: str) -> None:
+    async def _on_delivered(self, event_id: str, ven_id: str) -> None:
+        # openleadr flags a VEN's queue as changed when an event is added and clears the
+        # flag only on a poll, so an event first fetched by oadrRequestEvent would be sent
+        # again on the next poll: the VEN has everything queued at this point.
+        self.server.events_updated[ven_id] = False
         await self.db(service.mark_delivered, event_id)
 
     # --- the sync loop -----------------------------------------------------------------
     def _queue(self, ev_id: str, ven_id: str, payload: dict[str, Any]) -> None:
         self.server.add_raw_event(ven_id=ven_id, event=payload, callback=self._on_opt,
-                                  delivery_callback=partial(self._on_delivered, ev_id))
+                                  delivery_callback=partial(self._on_delivered, ev_id, ven_id))
         self.queued.add(ev_id)
 
     def _sync(self, s: Session) -> list[tuple[str, str, dict[str, Any] | None]]:
