@@ -242,6 +242,7 @@ def create_app() -> FastAPI:
     from flexplatform.competition.transfer_routes import router as transfer_router
     from flexplatform.exploration.routes import router as exploration_router
     from flexplatform.governance.routes import router as governance_router
+    from flexplatform.openadr.routes import router as openadr_router
     from flexplatform.operations.routes import router as operations_router
     from flexplatform.registration.routes import router as registration_router
     from flexplatform.reporting.routes import router as reporting_router
@@ -323,7 +324,7 @@ def create_app() -> FastAPI:
 
     for r in (registration_router, exploration_router, competition_router, governance_router,
               reporting_router, operations_router, transfer_router,
-              settlement_router):
+              settlement_router, openadr_router):
         app.include_router(r, prefix=API)
     app.include_router(transparency_router, prefix=API)
     _document_problems(app)

@@ -279,5 +279,9 @@ def carbon_import(
     typer.echo(json.dumps(out.__dict__, indent=2, default=str))
 
 
+from flexplatform.openadr.cli import register as _register_openadr  # noqa: E402
+
+_register_openadr(app, _upgrade, _require_audit_key)
+
 if __name__ == "__main__":
     app()

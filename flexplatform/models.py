@@ -27,6 +27,7 @@ from flexplatform.identity import (  # noqa: F401
     TermsVersion,
 )
 from flexplatform.notifications import Notification  # noqa: F401
+from flexplatform.openadr.models import OpenadrEvent, VenRegistration, VenResource, VenTelemetry  # noqa: F401
 from flexplatform.operations.models import (  # noqa: F401
     AvailabilityDeclaration,
     Conflict,

@@ -28,7 +28,7 @@ log = logging.getLogger("flexplatform.web")
 
 # Each module's ``router`` is included in this order; a new stage adds its module here.
 PAGE_MODULES = ("public", "mo", "fsp", "results", "regulator", "admin", "trading",
-                "transparency")
+                "transparency", "instructions")
 NOT_PAGES = ("/api/", "/docs", "/redoc", "/static/")
 
 router = APIRouter(include_in_schema=False)
