@@ -87,15 +87,28 @@ def _parse(header: str | None) -> tuple[str, str] | None:
     return prefix, secret
 
 
+def _refused(session: Session, prefix: str | None, reason: str) -> None:
+    """Leave a trace for the failed-authentication monitoring rule (hashed prefix only)."""
+    from flexplatform.transparency.monitoring import record_auth_failure
+
+    record_auth_failure(session, prefix, reason)
+
+
 def authenticate(session: Session, header: str | None) -> Principal | None:
-    parsed = _parse(header)
+    try:
+        parsed = _parse(header)
+    except Unauthenticated:
+        _refused(session, None, "malformed")
+        raise
     if parsed is None:
         return None
     prefix, secret = parsed
     key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     if key is None or key.revoked_at is not None:
+        _refused(session, prefix, "unknown" if key is None else "revoked")
         raise Unauthenticated("unknown or revoked API key")
     if not hmac.compare_digest(key.secret_hash, hash_secret(secret)):
+        _refused(session, prefix, "bad_secret")
         raise Unauthenticated("unknown or revoked API key")
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:

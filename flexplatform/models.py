@@ -29,3 +29,9 @@ from flexplatform.reporting.models import (  # noqa: F401
     MeterSubmission,
 )
 from flexplatform.web.models import WebSession  # noqa: F401
+from flexplatform.transparency.monitoring_models import (  # noqa: F401
+    AssetRating,
+    AuthFailure,
+    MonitoringFlag,
+    MonitoringRun,
+)
