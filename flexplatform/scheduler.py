@@ -24,6 +24,7 @@ def schedule(settings: Settings | None = None) -> dict[str, tuple[str, float]]:
     return {
         "gate-closure-scan": ("flex.competition.scan_gate_closures", s.gate_scan_seconds),
         "audit-checkpoint": ("flex.audit.checkpoint", s.audit_checkpoint_seconds),
+        "market-monitoring": ("flex.monitoring.scan", s.monitoring_scan_seconds),
     }
 
 

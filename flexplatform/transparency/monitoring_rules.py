@@ -36,6 +36,21 @@ def uses(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return mark
 
 
+def stage_model(stage: str, name: str) -> Any:
+    """Another stage's model by name, or None where that stage is not installed (the
+    reporting stage keeps its settlement tables in ``settlement_models``)."""
+    import importlib
+
+    for mod in (f"flexplatform.{stage}.models", f"flexplatform.{stage}.settlement_models"):
+        try:
+            found = getattr(importlib.import_module(mod), name, None)
+        except ImportError:
+            continue
+        if found is not None:
+            return found
+    return None
+
+
 def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
@@ -140,9 +155,8 @@ def withholding(session: Session, w: Window, th: Thresholds) -> list[Finding]:
     prices in the window. An asset with ``min_withdrawals`` cuts in high-priced periods,
     and more of its cuts there than elsewhere, is flagged.
     """
-    try:
-        from flexplatform.operations.models import AvailabilityDeclaration as AD
-    except ImportError:
+    AD = stage_model("operations", "AvailabilityDeclaration")
+    if AD is None:
         return []
     contracted: dict[tuple[uuid.UUID, str, dt.datetime], float] = defaultdict(float)
     zone_of: dict[uuid.UUID, str] = {}
@@ -213,10 +227,8 @@ def repeated_non_delivery(session: Session, w: Window, th: Thresholds) -> list[F
     asset with at least ``min_nondelivery_periods`` such periods that are also at least
     ``nondelivery_share`` of its verified periods.
     """
-    try:
-        from flexplatform.operations.models import Instruction
-        from flexplatform.reporting.models import Verification
-    except ImportError:
+    Verification = stage_model("reporting", "Verification")
+    if Verification is None:
         return []
     latest: dict[tuple[Any, dt.datetime], Any] = {}
     for v in session.scalars(select(Verification).where(
@@ -224,15 +236,16 @@ def repeated_non_delivery(session: Session, w: Window, th: Thresholds) -> list[F
         k = (v.instruction_id, v.period_start)
         if k not in latest or v.version > latest[k].version:
             latest[k] = v
+    cids = {v.contract_id for v in latest.values()}
+    asset_of = dict(session.execute(select(Contract.id, Contract.asset_id).where(
+        Contract.id.in_(cids))).all()) if cids else {}
     by_asset: dict[Any, list[Any]] = defaultdict(list)
     owners: dict[Any, Any] = {}
-    ins = {i.id: i for i in session.scalars(select(Instruction).where(
-        Instruction.id.in_({k[0] for k in latest})))} if latest else {}
-    for (iid, _), v in latest.items():
-        i = ins.get(iid)
-        if i is not None:
-            by_asset[i.asset_id].append(v)
-            owners[i.asset_id] = i.fsp_id
+    for v in latest.values():
+        a = asset_of.get(v.contract_id)
+        if a is not None:
+            by_asset[a].append(v)
+            owners[a] = v.fsp_id
     out = []
     for asset_id, vs in by_asset.items():
         bad = sorted((v for v in vs if (v.performance or 0.0) < th.nondelivery_performance),
@@ -387,9 +400,8 @@ def persistent_unmet(session: Session, w: Window, th: Thresholds) -> list[Findin
 def repeated_conflicts(session: Session, w: Window, th: Thresholds) -> list[Finding]:
     """Repeated conflicts: the same asset or zone in at least ``conflicts_min`` dispatch
     conflicts (operations), a sign of overlapping needs the markets do not coordinate."""
-    try:
-        from flexplatform.operations.models import Conflict
-    except ImportError:
+    Conflict = stage_model("operations", "Conflict")
+    if Conflict is None:
         return []
     groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for c in session.scalars(select(Conflict).where(Conflict.period_start >= w.start,

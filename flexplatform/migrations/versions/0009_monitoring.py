@@ -11,7 +11,6 @@ from alembic import op
 
 import flexplatform.db
 
-
 revision = '0009'
 down_revision = '0005'
 branch_labels = None
