@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -87,11 +87,14 @@ def _parse(header: str | None) -> tuple[str, str] | None:
     return prefix, secret
 
 
-def _refused(session: Session, prefix: str | None, reason: str) -> None:
-    """Leave a trace for the failed-authentication monitoring rule (hashed prefix only)."""
-    from flexplatform.transparency.monitoring import record_auth_failure
+# Called with (session, key prefix or None, reason) for every refused key, before the 401:
+# market monitoring registers its recorder here (app.py), so core code imports no stage.
+ON_REFUSED: list[Callable[[Session, str | None, str], None]] = []
 
-    record_auth_failure(session, prefix, reason)
+
+def _refused(session: Session, prefix: str | None, reason: str) -> None:
+    for hook in ON_REFUSED:
+        hook(session, prefix, reason)
 
 
 def authenticate(session: Session, header: str | None) -> Principal | None:

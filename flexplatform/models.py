@@ -28,10 +28,10 @@ from flexplatform.reporting.models import (  # noqa: F401
     MeterReading,
     MeterSubmission,
 )
-from flexplatform.web.models import WebSession  # noqa: F401
 from flexplatform.transparency.monitoring_models import (  # noqa: F401
     AssetRating,
     AuthFailure,
     MonitoringFlag,
     MonitoringRun,
 )
+from flexplatform.web.models import WebSession  # noqa: F401

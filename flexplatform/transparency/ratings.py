@@ -198,6 +198,21 @@ def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 4)
 
 
+def request_refresh(session: Session, who: Principal) -> None:
+    """Queue a recompute after the commit (it reads every contract of the window)."""
+    from flexplatform import audit
+    from flexplatform.db import after_commit
+
+    audit.record(session, who.actor, "ratings.refresh_requested", "ratings", None, {})
+
+    def later() -> None:
+        from flexplatform.queue import enqueue
+
+        enqueue("flex.monitoring.ratings")
+
+    after_commit(session, later)
+
+
 # --- who sees what ---------------------------------------------------------------------
 
 def _mo_fsps(mo_id: uuid.UUID) -> Any:
