@@ -220,6 +220,8 @@ def _document_problems(app: FastAPI) -> None:
         components.update(problem.pop("$defs", {}))
         components["Problem"] = problem
         for path, route in walk_routes(app.routes):
+            if not route.include_in_schema or path not in schema["paths"]:
+                continue  # the dashboard's pages are HTML, not API operations
             public = "public" in (declared_roles(route) or (frozenset(),))[0]
             for method in route.methods - {"HEAD"}:
                 op = schema["paths"][path][method.lower()]
