@@ -241,8 +241,10 @@ def create_app() -> FastAPI:
     from flexplatform.competition.routes import router as competition_router
     from flexplatform.exploration.routes import router as exploration_router
     from flexplatform.governance.routes import router as governance_router
+    from flexplatform.operations.routes import router as operations_router
     from flexplatform.registration.routes import router as registration_router
     from flexplatform.reporting.routes import router as reporting_router
+    from flexplatform.reporting.settlement_routes import router as settlement_router
 
     app = FastAPI(
         title="Flexplatform",
@@ -318,7 +320,7 @@ def create_app() -> FastAPI:
                 "tasks": "eager" if get_settings().eager else "celery"}
 
     for r in (registration_router, exploration_router, competition_router, governance_router,
-              reporting_router):
+              reporting_router, operations_router, settlement_router):
         app.include_router(r, prefix=API)
     from flexplatform import auth
     from flexplatform.transparency.monitoring import record_auth_failure

@@ -2,7 +2,7 @@
 prefix only) and performance ratings per asset and FSP
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0010
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from alembic import op
 import flexplatform.db
 
 revision = '0009'
-down_revision = '0005'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
