@@ -173,10 +173,10 @@ def _declare(db, a, t, mws, leads):
 
 
 def _withholding_world(world, db, late: bool):
-    a, m, n, r = _contracted(world, world.make_party("fsp"), periods=4)
-    for k, price in enumerate([10.0, 12.0, 90.0, 95.0]):
+    a, m, n, r = _contracted(world, world.make_party("fsp"), periods=6)
+    for k, price in enumerate([10.0, 10.0, 10.0, 10.0, 90.0, 95.0]):
         world.outcome(r, n, T0 + k * HH, price=price)
-    for k in (2, 3):  # the two dear periods
+    for k in (4, 5):  # the two dear periods
         _declare(db, a, T0 + k * HH, [1.0, 0.0], [1440, 30 if late else 600])
     return a
 
@@ -218,7 +218,7 @@ def _verified(world, db, performances):
     for c, p in zip(cs, performances, strict=True):
         db.add(V(instruction_id=f"i-{c.id}", period_start=c.period_start, version=1,
                  fsp_id=a.fsp_id, mo_id=c.mo_id, contract_id=c.id, mpan="x", ordered_kwh=500,
-                 delivered_kwh=500 * p, performance=p, reading_versions={}, methodology="t"))
+                 delivered_kwh=500 * p, performance=p, reading_versions={}, methodology="t", status="verified"))
     db.flush()
     return a
 
