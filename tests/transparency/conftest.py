@@ -37,15 +37,22 @@ class World:
     def market(self, start: dt.datetime, periods: int = 4, zone: str = "CMZ_NORTH",
                product: str = "sustain", direction: str = "up", mw: float = 1.0,
                status: str = "cleared") -> tuple[Any, Any, Any]:
-        from flexplatform.competition.models import ClearingRound, Market, Need
+        from flexplatform.competition.models import (
+            ClearingRound,
+            Market,
+            MarketStatus,
+            Need,
+            NeedDirection,
+        )
 
-        m = Market(mo_id=self.mo.id, name="M", status=status,
+        m = Market(mo_id=self.mo.id, name="M", status=MarketStatus(status),
                    gate_open_at=start - dt.timedelta(days=2),
                    gate_close_at=start - dt.timedelta(days=1), delivery_start=start,
                    delivery_end=start + periods * HH)
         self.db.add(m)
         self.db.flush()
-        n = Need(market_id=m.id, product_code=product, zone_code=zone, direction=direction,
+        n = Need(market_id=m.id, product_code=product, zone_code=zone,
+                 direction=NeedDirection(direction),
                  mw=[mw] * periods, max_availability_price=Decimal("50"),
                  utilisation_price_cap=Decimal("500"), unmet_penalty=Decimal("1000"))
         r = ClearingRound(status="done", market_ids=[str(m.id)])
@@ -56,8 +63,9 @@ class World:
 
     def bid(self, market: Any, need: Any, asset: Any, price: float, status: str = "accepted",
             created_at: dt.datetime | None = None, reasons: list | None = None) -> Any:
-        from flexplatform.competition.models import Bid
+        from flexplatform.competition.models import Bid, BidStatus
 
+        status = BidStatus(status)
         b = Bid(fsp_id=asset.fsp_id, asset_id=asset.id, need_id=need.id, market_id=market.id,
                 mw=list(need.mw), availability_price=Decimal(str(price)),
                 utilisation_price=Decimal("100"), status=status, reasons=reasons or [],
@@ -72,8 +80,7 @@ class World:
 
         c = Contract(round_id=rnd.id, bid_id=bid.id, need_id=need.id, market_id=market.id,
                      asset_id=asset.id, fsp_id=asset.fsp_id, mo_id=market.mo_id,
-                     product_code=need.product_code, direction=need.direction.value
-                     if hasattr(need.direction, "value") else need.direction,
+                     product_code=need.product_code, direction=need.direction.value,
                      period_start=period_start, mw=mw,
                      availability_price=bid.availability_price,
                      utilisation_price=bid.utilisation_price)

@@ -173,7 +173,7 @@ def _declare(db, a, t, mws, leads):
 
 
 def _withholding_world(world, db, late: bool):
-    a, m, n, r = _contracted(world, world.make_party("fsp"), periods=6)
+    a, _m, n, r = _contracted(world, world.make_party("fsp"), periods=6)
     for k, price in enumerate([10.0, 10.0, 10.0, 10.0, 90.0, 95.0]):
         world.outcome(r, n, T0 + k * HH, price=price)
     for k in (4, 5):  # the two dear periods
@@ -211,7 +211,7 @@ def test_repeated_conflicts_fire_and_stay_quiet(world, db):
 
 def _verified(world, db, performances):
     V = stage_model("reporting", "Verification")
-    a, m, n, r = _contracted(world, world.make_party("fsp"), periods=len(performances))
+    a, _m, _n, _r = _contracted(world, world.make_party("fsp"), periods=len(performances))
     from flexplatform.competition.models import Contract
 
     cs = db.query(Contract).filter(Contract.asset_id == a.id).order_by(Contract.period_start).all()

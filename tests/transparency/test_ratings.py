@@ -87,7 +87,7 @@ def test_too_little_evidence_leaves_reliability_alone(world, db):
 
 
 def test_who_sees_which_rating(client, world, db, make_party):
-    fsp, a, m = _rated(world, db, [1.0, 0.5, 1.0, 1.0])
+    fsp, a, _m = _rated(world, db, [1.0, 0.5, 1.0, 1.0])
     ratings.refresh(db, now=NOW)
     db.commit()
     other_fsp, other_mo, reg = make_party("fsp"), make_party("mo"), make_party("regulator")
