@@ -285,16 +285,20 @@ def bid_price_outlier(session: Session, w: Window, th: Thresholds) -> list[Findi
     out = []
     flagged: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
     owners: dict[uuid.UUID, uuid.UUID] = {}
+    by_asset: dict[tuple, list[Any]] = defaultdict(list)
+    by_zone: dict[tuple, list[Any]] = defaultdict(list)
+    for x in rows:
+        d = getattr(x.direction, "value", x.direction)
+        by_asset[(x.product_code, d, x.asset_id)].append(x)
+        by_zone[(x.product_code, d, x.zone_code)].append(x)
     for r in rows:
         if r.created_at < w.start:
             continue
         d = getattr(r.direction, "value", r.direction)
-        like = [x for x in rows if x.product_code == r.product_code and
-                getattr(x.direction, "value", x.direction) == d and x.id != r.id]
-        own = [float(x.availability_price) for x in like
-               if x.asset_id == r.asset_id and x.created_at < r.created_at]
-        peers = [float(x.availability_price) for x in like
-                 if x.zone_code == r.zone_code and x.fsp_id != r.fsp_id]
+        own = [float(x.availability_price) for x in by_asset[(r.product_code, d, r.asset_id)]
+               if x.created_at < r.created_at and x.id != r.id]
+        peers = [float(x.availability_price) for x in by_zone[(r.product_code, d, r.zone_code)]
+                 if x.fsp_id != r.fsp_id]
         price = float(r.availability_price)
         why = {}
         for name, ref in (("own_history", own), ("zone_peers", peers)):
