@@ -7,12 +7,16 @@ key, so a redelivered message repeats nothing.
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
 
 from celery import shared_task
 
 from flexplatform.config import get_settings
 from flexplatform.db import unit_of_work
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="flex.monitoring.scan", acks_late=True)
@@ -66,10 +70,32 @@ def refresh_ratings() -> int:
         return len(ratings.refresh(s))
 
 
-@shared_task(name="flex.advice.opportunity_alerts", acks_late=True)
-def opportunity_alerts(market_id: str) -> int:
-    """Tell every FSP with a qualifying asset about a newly opened market, with advice."""
+def _alerts(market_id: str) -> int:
     from flexplatform.transparency import advice
 
+    with unit_of_work(readonly=True) as s:  # the solves hold no write lock
+        payloads = advice.alert_payloads(s, uuid.UUID(market_id))
     with unit_of_work() as s:
-        return advice.alert_opportunities(s, uuid.UUID(market_id))
+        return advice.send_alerts(s, payloads)
+
+
+@shared_task(name="flex.advice.opportunity_alerts", acks_late=True)
+def opportunity_alerts(market_id: str) -> int | None:
+    """Tell every FSP with a qualifying asset about a newly opened market, with advice.
+
+    Embedded (tasks in-process), the advices would otherwise be solved inside the MO's
+    request that opened the market, one MILP per qualifying asset: there they run on a
+    thread of their own instead, and the request answers at once.
+    """
+    if get_settings().eager:
+        threading.Thread(target=_logged, args=(market_id,), name=f"alerts-{market_id}",
+                         daemon=True).start()
+        return None
+    return _alerts(market_id)
+
+
+def _logged(market_id: str) -> None:
+    try:
+        _alerts(market_id)
+    except Exception:
+        log.exception("opportunity alerts for market %s failed", market_id)

@@ -35,6 +35,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from flexplatform.db import reset_runtime
 from flexplatform.demo import data as dd
+from flexplatform.demo import monitoring as demo_monitoring
 from flexplatform.demo.plan import (
     EXPECTED_UTILISATION,
     LONDON,
@@ -439,11 +440,16 @@ def run_demo(fast: bool = False, fresh: bool = True, console: Console | None = N
                 # Gate: a few seconds from now, enough for the bids below.
                 # Generous against the machine's pace so far (bids are one bulk call per FSP).
                 margin = min(10.0, max(2.0, 4 * (st.timings[stages[1]] + st.timings[stages[3]])))
+                # and for the advice shown below and the opportunity alerts (solved in-process)
+                margin += 5.0
                 gate_close = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=margin)).replace(
                     microsecond=0) + dt.timedelta(seconds=1)
                 stage_markets(api, st, plan, gate_close, start, end, fast)
                 done(stages[4], t0, f"{len(st.markets)} markets, {len(st.needs)} needs; gate "
                                     f"closes {gate_close:%H:%M:%S} UTC")
+                # Advice for one FSP's asset while the markets are open (demo/monitoring.py).
+                advised = st.assets[plan["stack"]]
+                advice_out = demo_monitoring.advise_one(api, st, advised)
                 t0 = time.perf_counter()
                 step(stages[5])
                 extra = stage_bids(api, st, plan)
@@ -459,7 +465,7 @@ def run_demo(fast: bool = False, fresh: bool = True, console: Console | None = N
                 if rnd.get("status") != "done":
                     raise DemoError(f"clearing round {rnd.get('id')} is {rnd.get('status')}: "
                                     f"{rnd.get('error') or rnd.get('hold_reason')}")
-                notes = sum(len(api("GET", "/notifications", p)) for p in
+                notes = sum(len(api("GET", "/notifications?kind=market.cleared", p)) for p in
                             [*st.mos.values(), *st.fsps.values()])
                 done(stages[7], t0, f"{notes} market.cleared notifications")
         calls = api.calls
@@ -472,8 +478,10 @@ def run_demo(fast: bool = False, fresh: bool = True, console: Console | None = N
 
             report_carbon(st, totals, console, DEFAULT_RULES.carbon_price)
             n_rej = report_rejections(api, st, console, extra)
+            demo_monitoring.report_advice(advice_out, st, advised, console)
+            flag = demo_monitoring.planted_power_rinse(api, st, console)
             awards = api("GET", "/awards?limit=1", st.regulator)["total"]
-        if n_rej == 0 or awards == 0:
+        if n_rej == 0 or awards == 0 or flag is None:
             code = 1
         console.print(Panel.fit(
             f"{len(st.fsps)} FSPs, {len(st.assets)} assets, {len(st.bids)} bids, {awards} "

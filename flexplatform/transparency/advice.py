@@ -41,6 +41,8 @@ COMPETITIVE = {"outcompeted", "primacy", "indivisible_not_economic",
 ENGINE_CHECKS = {"technology_not_allowed", "direction_not_supported"}
 ALERT_KIND = "market.opportunity"
 ADVICE_TIME_LIMIT_S = 5.0
+# An alert's advice covers one market's needs: a small model, so a short limit.
+ALERT_TIME_LIMIT_S = 1.0
 
 
 def _iso(t: dt.datetime) -> str:
@@ -110,11 +112,17 @@ def _axis(markets: list[Market]) -> tuple[list[dt.datetime], dict[uuid.UUID, lis
 
 
 def build(session: Session, asset: Any, *, asset_id: str | None, costs: tuple[float, float],
-          now: dt.datetime | None = None) -> tuple[dict[str, Any] | None, list[dict], dict]:
+          now: dt.datetime | None = None, market_id: uuid.UUID | None = None,
+          hist: tuple[list[dict], dict] | None = None
+          ) -> tuple[dict[str, Any] | None, list[dict], dict]:
     """(advice-request-v1 or None if no open need remains, needs the platform rules out,
-    what the history read). ``asset`` has the Asset fields (a record or a prospect)."""
+    what the history read). ``asset`` has the Asset fields (a record or a prospect);
+    ``market_id`` keeps one market's needs only; ``hist`` is a history already read."""
     now = now or utcnow()
-    rows = session.execute(open_needs_query(now).order_by(Market.gate_close_at, Need.id)).all()
+    q = open_needs_query(now)
+    if market_id is not None:
+        q = q.where(Market.id == market_id)
+    rows = session.execute(q.order_by(Market.gate_close_at, Need.id)).all()
     products = {p.code: p for p in session.scalars(select(Product))}
     excluded, kept = [], []
     for need, market, _ in rows:
@@ -126,7 +134,7 @@ def build(session: Session, asset: Any, *, asset_id: str | None, costs: tuple[fl
                              "reasons": [{"code": r["code"], "text": r["message"]} for r in why]})
         else:
             kept.append((need, market))
-    hist, read = history(session, {n.product_code for n, _ in kept}, now)
+    hist_groups, read = hist or history(session, {n.product_code for n, _ in kept}, now)
     if not kept:
         return None, excluded, read
     markets = list({m.id: m for _, m in kept}.values())
@@ -166,18 +174,21 @@ def build(session: Session, asset: Any, *, asset_id: str | None, costs: tuple[fl
                      for c, p in products.items()},
         "rules": {"incompatible_products": snap_rules["incompatible_products"],
                   "carbon_price": snap_rules["carbon_price"]},
-        "history": hist,
+        "history": hist_groups,
     }
     return doc, excluded, read
 
 
 def run(session: Session, asset: Any, *, asset_id: str | None, costs: tuple[float, float],
-        now: dt.datetime | None = None) -> dict[str, Any]:
+        now: dt.datetime | None = None, market_id: uuid.UUID | None = None,
+        hist: tuple[list[dict], dict] | None = None,
+        time_limit: float = ADVICE_TIME_LIMIT_S) -> dict[str, Any]:
     """Build the request, solve it, and return the explained advice with its basis."""
     from optimiser.advice import AdviceOptions, AdviceRequestError, advise
 
     now = now or utcnow()
-    doc, excluded, read = build(session, asset, asset_id=asset_id, costs=costs, now=now)
+    doc, excluded, read = build(session, asset, asset_id=asset_id, costs=costs, now=now,
+                                market_id=market_id, hist=hist)
     out: dict[str, Any] = {"asset_id": asset_id, "generated_at": now, "history": read,
                            "open_needs": len(excluded) + (len(doc["needs"]) if doc else 0)}
     if doc is None:
@@ -187,7 +198,7 @@ def run(session: Session, asset: Any, *, asset_id: str | None, costs: tuple[floa
                                       "cost_gbp": "0.00", "total_gbp": "0.00"}}
         return out
     try:
-        res = advise(doc, AdviceOptions(time_limit=ADVICE_TIME_LIMIT_S)).to_dict()
+        res = advise(doc, AdviceOptions(time_limit=time_limit)).to_dict()
     except AdviceRequestError as e:  # the asset's own data (a prospect's) is what is wrong
         raise InvalidInput("the asset cannot be advised as described", errors=[
             field_error([p.get("path") or "asset", p.get("field") or ""], p["message"])
@@ -226,33 +237,40 @@ def for_prospect(session: Session, body: Any) -> dict[str, Any]:
 
 # --- opportunity alerts ------------------------------------------------------------------
 
-def alert_opportunities(session: Session, market_id: uuid.UUID) -> int:
-    """Tell each FSP with an asset that qualifies for a need of a newly opened market, with
-    the advice for that asset. Once per (market, asset): a redelivered task sends nothing."""
+def alert_payloads(session: Session, market_id: uuid.UUID) -> list[tuple[uuid.UUID, dict, str]]:
+    """(FSP, payload, dedupe key) for each asset that qualifies for a need of an open market.
+
+    Only reads, so a worker can compute every advice in a read-only transaction and write
+    the notifications in a short one. The advice is for this market's needs (the
+    opportunity the alert is about), on the history of like needs read once per market.
+    """
     from flexplatform.exploration.service import need_fit
     from flexplatform.registration.models import Prequalification
 
     market = session.get(Market, market_id)
     if market is None or market.status != MarketStatus.open:
-        return 0
+        return []
     needs = session.scalars(select(Need).where(Need.market_id == market_id)).all()
     if not needs:
-        return 0
+        return []
+    now = utcnow()
+    hist = history(session, {n.product_code for n in needs}, now)
     zones = {n.zone_code for n in needs}
     q = select(Asset).where(Asset.status == AssetStatus.operational)
     if "GB" not in zones:
         q = q.where(Asset.zone_code.in_(zones))
-    sent = 0
+    out = []
     for asset in session.scalars(q.order_by(Asset.id)):
         pq = {p.product_code: p for p in session.scalars(
             select(Prequalification).where(Prequalification.asset_id == asset.id))}
         fits = [n for n in needs if not need_fit(asset, n, pq.get(n.product_code))]
         if not fits:
             continue
-        adv = run(session, asset, asset_id=str(asset.id), costs=(0.0, 0.0))["advice"]
+        adv = run(session, asset, asset_id=str(asset.id), costs=(0.0, 0.0), now=now,
+                  market_id=market.id, hist=hist, time_limit=ALERT_TIME_LIMIT_S)["advice"]
         mine = {str(n.id) for n in fits}
         bids = [b for b in adv.get("bids", []) if b["need"] in mine]
-        notify(session, asset.fsp_id, ALERT_KIND, {
+        out.append((asset.fsp_id, {
             "market_id": str(market.id), "market_name": market.name,
             "gate_close_at": _iso(market.gate_close_at), "asset_id": str(asset.id),
             "qualifying_needs": sorted(mine),
@@ -262,9 +280,21 @@ def alert_opportunities(session: Session, market_id: uuid.UUID) -> int:
                                        "text")} for b in bids],
                        "expected_total_gbp": str(sum((_dec(b["expected"]["total_gbp"])
                                                       for b in bids), _dec("0")))},
-        }, dedupe_key=f"{ALERT_KIND}:{market.id}:{asset.id}")
-        sent += 1
-    return sent
+        }, f"{ALERT_KIND}:{market.id}:{asset.id}"))
+    return out
+
+
+def send_alerts(session: Session, payloads: list[tuple[uuid.UUID, dict, str]]) -> int:
+    """Store (once per dedupe key) and push the alerts after the commit."""
+    for fsp_id, payload, key in payloads:
+        notify(session, fsp_id, ALERT_KIND, payload, dedupe_key=key)
+    return len(payloads)
+
+
+def alert_opportunities(session: Session, market_id: uuid.UUID) -> int:
+    """Tell each FSP with an asset that qualifies for a need of a newly opened market, with
+    the advice for that asset. Once per (market, asset): a redelivered task sends nothing."""
+    return send_alerts(session, alert_payloads(session, market_id))
 
 
 def _dec(s: str) -> Any:
