@@ -201,11 +201,18 @@ def run(session: Session, asset: Any, *, asset_id: str | None, costs: tuple[floa
         res = advise(doc, AdviceOptions(time_limit=time_limit)).to_dict()
     except AdviceRequestError as e:  # the asset's own data (a prospect's) is what is wrong
         raise InvalidInput("the asset cannot be advised as described", errors=[
-            field_error([p.get("path") or "asset", p.get("field") or ""], p["message"])
-            for p in e.problems]) from None
+            field_error(_loc(p), p["message"]) for p in e.problems]) from None
     res["not_advised"] = list(res.get("not_advised", [])) + excluded
     out["advice"] = res
     return out
+
+
+def _loc(problem: dict[str, Any]) -> list[str]:
+    """An engine problem as a body pointer: the asset's fields are the body's own."""
+    path, fld = problem.get("path") or "", problem.get("field")
+    if path.startswith("asset") and fld:
+        return [fld]
+    return [x for x in (path.strip("$.") or None, fld) if x] or ["body"]
 
 
 def for_asset(session: Session, asset_id: uuid.UUID, who: Principal,
