@@ -17,6 +17,7 @@ from flexplatform.config import get_settings
 from flexplatform.db import unit_of_work
 
 log = logging.getLogger(__name__)
+EAGER_DELAY_S = 3.0
 
 
 @shared_task(name="flex.monitoring.scan", acks_late=True)
@@ -85,11 +86,15 @@ def opportunity_alerts(market_id: str) -> int | None:
 
     Embedded (tasks in-process), the advices would otherwise be solved inside the MO's
     request that opened the market, one MILP per qualifying asset: there they run on a
-    thread of their own instead, and the request answers at once.
+    thread of their own instead, started a few seconds later, and the request answers at
+    once.
     """
     if get_settings().eager:
-        threading.Thread(target=_logged, args=(market_id,), name=f"alerts-{market_id}",
-                         daemon=True).start()
+        # A little later, too: the requests that follow an opening (FSPs bidding, the MO's
+        # next market) come first, and the solves do not slow them down.
+        t = threading.Timer(EAGER_DELAY_S, _logged, args=(market_id,))
+        t.name, t.daemon = f"alerts-{market_id}", True
+        t.start()
         return None
     return _alerts(market_id)
 
