@@ -22,8 +22,9 @@ EAGER_DELAY_S = 3.0
 
 @shared_task(name="flex.monitoring.scan", acks_late=True)
 def scan() -> dict:
-    """Beat entry: queue a scheduled run of every rule over the recent window, and refresh
-    the ratings (which feed the assets' reliability)."""
+    """Beat entry: queue a scheduled run of every rule over the recent window, drop old
+    failed-authentication rows, and refresh the ratings (which feed the assets'
+    reliability)."""
     from flexplatform.transparency import monitoring, ratings
 
     with unit_of_work() as s:
@@ -31,9 +32,10 @@ def scan() -> dict:
                                      window=monitoring.default_window(
                                          days=get_settings().monitoring_window_days))
         rid = str(run.id)
+        pruned = monitoring.prune_auth_failures(s)
     with unit_of_work() as s:
         n = len(ratings.refresh(s))
-    return {"run": rid, "ratings": n}
+    return {"run": rid, "ratings": n, "auth_failures_pruned": pruned}
 
 
 @shared_task(name="flex.monitoring.run", acks_late=True)

@@ -240,6 +240,19 @@ def prefix_hash(prefix: str | None) -> str | None:
     return hashlib.sha256(prefix.encode()).hexdigest()[:16] if prefix else None
 
 
+AUTH_FAILURE_DAYS = 30
+
+
+def prune_auth_failures(session: Session, now: dt.datetime | None = None,
+                        days: int = AUTH_FAILURE_DAYS) -> int:
+    """Drop failed-authentication rows older than ``days``: a burst is judged over minutes,
+    and a flag keeps its own evidence, so old rows only grow the table."""
+    from sqlalchemy import delete
+
+    cut = (now or utcnow()) - dt.timedelta(days=days)
+    return session.execute(delete(AuthFailure).where(AuthFailure.at < cut)).rowcount or 0
+
+
 def record_auth_failure(session: Session, prefix: str | None, reason: str) -> None:
     """Keep a refused key's trace past the refusal.
 

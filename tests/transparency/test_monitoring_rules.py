@@ -243,3 +243,13 @@ def test_evaluate_stores_each_case_once(world, db):
     first = monitoring.evaluate(db, W, ["persistent_unmet"])
     again = monitoring.evaluate(db, Window(W.start - HH, W.end), ["persistent_unmet"])
     assert len(first) == 1 and again == []
+
+
+def test_old_auth_failures_are_pruned(db):
+    from flexplatform.transparency.monitoring_models import AuthFailure
+
+    db.add_all([AuthFailure(prefix_hash="a", reason="unknown", at=T0 - dt.timedelta(days=40)),
+                AuthFailure(prefix_hash="a", reason="unknown", at=T0)])
+    db.flush()
+    assert monitoring.prune_auth_failures(db, now=T0) == 1
+    assert db.query(AuthFailure).count() == 1
