@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from flexplatform import audit
 from flexplatform.db import after_commit, utcnow
-from flexplatform.errors import Conflict, InvalidInput, NotFound, field_error
+from flexplatform.errors import InvalidInput, NotFound, field_error
 from flexplatform.transparency.monitoring_models import AuthFailure, MonitoringFlag, MonitoringRun
 
 log = logging.getLogger(__name__)
@@ -227,11 +227,6 @@ def rule_catalogue() -> list[dict[str, Any]]:
     return [{"rule": n, "description": (fn.__doc__ or "").strip().split("\n\n")[0],
              "thresholds": {k: v for k, v in th.items() if k in getattr(fn, "uses", ())}}
             for n, fn in rules().items()]
-
-
-def ensure_not_running(run: MonitoringRun) -> None:
-    if run.status == "running":
-        raise Conflict("the run is in progress")
 
 
 # --- failed authentication --------------------------------------------------------------
