@@ -49,6 +49,7 @@ def upgrade() -> None:
     sa.Column('window_start', flexplatform.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('window_end', flexplatform.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('snapshot', sa.JSON(), nullable=True),
+    sa.Column('contract_map', sa.JSON(), nullable=False),
     sa.Column('snapshot_sha256', sa.String(length=64), nullable=True),
     sa.Column('result', sa.JSON(), nullable=True),
     sa.Column('result_sha256', sa.String(length=64), nullable=True),
