@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     # deadline reminders: beat cadences, seconds.
     settlement_calendar_seconds: float = Field(default=3600.0, gt=0)
     dispute_reminder_seconds: float = Field(default=3600.0, gt=0)
+    # Meters per settlement shard task (frozen into a run's spec when it is taken).
+    settlement_shard_meters: int = Field(default=2000, ge=1, le=1_000_000)
     # Prefix for every Redis key of the broker and result backend, so several deployments
     # or test runs can share one Redis database.
     redis_key_prefix: str = ""
