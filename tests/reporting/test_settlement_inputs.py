@@ -86,3 +86,49 @@ def test_statement_periods():
     assert (w.label, w.first, w.last) == ("2025-W01", dt.date(2024, 12, 30), dt.date(2025, 1, 5))
     d = statement_period("daily", dt.date(2025, 3, 30))
     assert (d.label, d.first, d.last) == ("2025-03-30",) + (dt.date(2025, 3, 30),) * 2
+
+
+def _dispute(db, market, deadline):
+    from flexplatform.reporting.settlement_models import Dispute, Statement
+
+    run = SettlementRun(market_id=uuid.UUID(market["id"]), mo_id=market["mo"].id,
+                        period_label="2025-01", period_first=dt.date(2025, 1, 1),
+                        period_last=dt.date(2025, 1, 31), status="done")
+    db.add(run)
+    db.flush()
+    st = Statement(run_id=run.id, market_id=run.market_id, mo_id=market["mo"].id,
+                   fsp_id=market["fsp"].id, period_label="2025-01", status="disputed",
+                   availability=Decimal("1.00"), utilisation=Decimal("0.00"),
+                   penalties=Decimal("0.00"), net=Decimal("1.00"))
+    db.add(st)
+    db.flush()
+    d = Dispute(statement_id=st.id, line_no=1, fsp_id=market["fsp"].id, mo_id=market["mo"].id,
+                reason="r", amount_claimed=Decimal("1.00"), response_deadline=deadline)
+    db.add(d)
+    db.commit()
+    return d
+
+
+def test_reminders_before_and_after_the_deadline_once_each(client, db, market):
+    from flexplatform.notifications import Notification
+    from flexplatform.reporting import disputes
+
+    now = dt.datetime.now(dt.UTC)
+    near = _dispute(db, market, now + dt.timedelta(hours=3))
+    assert disputes.remind(db) == 1
+    assert disputes.remind(db) == 1  # again: deduplicated
+    kinds = [(n.participant_id, n.kind) for n in db.scalars(select(Notification))]
+    assert kinds == [(market["mo"].id, "dispute.deadline_near")]
+    near.response_deadline = now - dt.timedelta(minutes=1)
+    db.commit()
+    disputes.remind(db)
+    db.commit()
+    passed = {n.participant_id for n in db.scalars(select(Notification).where(
+        Notification.kind == "dispute.deadline_passed"))}
+    assert passed == {market["mo"].id, market["fsp"].id, market["admin"].id}
+    # an unanswered dispute past its deadline may be escalated by the FSP
+    r = client.post(f"{API}/disputes/{near.id}/escalation", headers=market["fsp"].h,
+                    json={"reason": "no answer in time"})
+    assert r.status_code == 200 and r.json()["status"] == "escalated"
+    assert client.post(f"{API}/disputes/{near.id}/escalation", headers=market["other"].h,
+                       json={"reason": "x"}).status_code == 404
