@@ -4,7 +4,10 @@ clean run's.
 
 Two ``celery worker --pool solo`` processes against Postgres and Redis, nothing mocked;
 one meter per shard, so the run is a chord of two shards and a merge, and the first worker
-is killed as soon as the run is taken (while its shards or merge run).
+is killed as soon as the run is taken (while its shards or merge run). The second worker
+either carries on the chord's queued tasks (the run finishes in its first attempt) or, once
+the lease has lapsed, the calendar beat restarts the run (a second attempt); either way
+the statements are stored once.
 """
 
 from __future__ import annotations
@@ -91,11 +94,14 @@ def test_a_worker_killed_mid_settlement_loses_nothing(env, tmp_path: Path):
             with unit_of_work() as s:
                 assert s.scalar(select(func.count()).select_from(Statement)) == 0
             second = Worker(env, tmp_path / "worker-2.log", "second")
-            _until(rid, lambda x: x.lease_expires_at < utcnow(), 30, "lapsed")
+            # Either the second worker carries on the chord's queued shards and merge, or
+            # the lease lapses and the calendar beat restarts the run (a second attempt).
+            _until(rid, lambda x: x.status == "done" or (
+                x.lease_expires_at is not None and x.lease_expires_at < utcnow()), 30, "lapsed")
             second.wait_ready()
             enqueue("flex.reporting.settlement_calendar")
             run = _until(rid, lambda x: x.status in ("done", "failed"), 120, "finished")
-            assert run.status == "done" and run.attempts == 2, (run.status, run.error)
+            assert run.status == "done" and run.attempts in (1, 2), (run.status, run.error)
             with unit_of_work() as s:
                 assert s.scalar(select(func.count()).select_from(Statement)) == 2
                 assert s.scalar(select(func.count()).select_from(Invoice)) == 2
@@ -116,4 +122,5 @@ def test_a_worker_killed_mid_settlement_loses_nothing(env, tmp_path: Path):
         first.stop()
         if second is not None:
             second.stop()
-    assert b"settle_shard" in (tmp_path / "worker-2.log").read_bytes()
+    log = (tmp_path / "worker-2.log").read_bytes()
+    assert b"settle_shard" in log or b"merge_run" in log
