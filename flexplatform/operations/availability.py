@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from sqlalchemy import func, select
@@ -33,6 +33,8 @@ from flexplatform.registration.models import Asset
 HALF_HOUR = dt.timedelta(minutes=30)
 CHUNK = 2000
 MAX_ERRORS = 50
+# A notification lists this many items; its count says how many there were.
+ITEMS = 200
 EPS = 1e-9
 
 
@@ -203,6 +205,7 @@ def declare(session: Session, body: DeclarationBulkIn, who: Principal,
     flagged: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
     short: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
     unchanged = after = 0
+    counts: Counter[tuple[str, uuid.UUID]] = Counter()
     lock_cache: dict[tuple[str, int], dt.datetime] = {}
 
     def lock_of(cs: list[Any], j: int) -> dt.datetime:
@@ -258,15 +261,20 @@ def declare(session: Session, body: DeclarationBulkIn, who: Principal,
                     continue
                 after += 1
                 for c in cs:
-                    flagged[c.mo_id].append({"asset_id": str(a.asset_id),
-                                             "period_start": t.isoformat(), "mw": mw})
+                    counts[("flag", c.mo_id)] += 1
+                    if len(flagged[c.mo_id]) < ITEMS:
+                        flagged[c.mo_id].append({"asset_id": str(a.asset_id),
+                                                 "period_start": t.isoformat(), "mw": mw})
             rows.append((a.asset_id, j, mw, version + 1, late))
-            total = sum(c.mw for c in cs)
+            total = cs[0].mw if len(cs) == 1 else sum(c.mw for c in cs)
             if mw + EPS < total:
                 for c in cs:
-                    short[c.mo_id].append({"contract_id": c.id, "asset_id": str(a.asset_id),
-                                           "period_start": t.isoformat(),
-                                           "contracted_mw": c.mw, "declared_mw": mw})
+                    counts[("short", c.mo_id)] += 1
+                    if len(short[c.mo_id]) < ITEMS:
+                        short[c.mo_id].append({
+                            "contract_id": c.id, "asset_id": str(a.asset_id),
+                            "period_start": t.isoformat(), "contracted_mw": c.mw,
+                            "declared_mw": mw})
     if upward:
         raise Conflict("an upward change after the declaration lock", errors=upward[:MAX_ERRORS],
                        error_count=len(upward))
@@ -277,17 +285,18 @@ def declare(session: Session, body: DeclarationBulkIn, who: Principal,
     batch = uuid.uuid4()
     for mo, items in flagged.items():
         notify(session, mo, "availability.redeclared", {
-            "fsp_id": str(who.id), "direction": d, "reason": body.reason, "count": len(items),
-            "items": items[:200]}, dedupe_key=f"availability.redeclared:{batch}:{mo}")
+            "fsp_id": str(who.id), "direction": d, "reason": body.reason,
+            "count": counts[("flag", mo)], "items": items}, dedupe_key=f"availability.redeclared:{batch}:{mo}")
     for mo, items in short.items():
         notify(session, mo, "availability.shortfall", {
-            "fsp_id": str(who.id), "direction": d, "count": len(items), "items": items[:200]},
+            "fsp_id": str(who.id), "direction": d, "count": counts[("short", mo)],
+            "items": items},
             dedupe_key=f"availability.shortfall:{batch}:{mo}")
     audit.record(session, who.actor, "availability.declare", "participant", who.id, {
         "direction": d, "period_start": start.isoformat(), "periods": n,
         "assets": len(ids), "stored": len(rows), "after_lock": after})
     return {"stored": len(rows), "unchanged": unchanged, "after_lock": after,
-            "shortfalls": sum(len(v) for v in short.values())}
+            "shortfalls": sum(v for (k, _), v in counts.items() if k == "short")}
 
 
 def declarations(session: Session, who: Principal, *, asset_id: uuid.UUID | None,
