@@ -21,19 +21,28 @@ PRIMACY = ("lexicographic", "weighted")
 PRICING = ("pay_as_bid", "pay_as_clear")
 
 
-class SnapshotError(ValueError):
-    """A snapshot that does not conform to market-snapshot-v1.
+class DocumentError(ValueError):
+    """A document (snapshot, request) that does not conform to its format: every problem,
+    never only the first, so one fix-and-resend round is enough.
 
     `problems` is a list of dicts with `path`, `id` (may be None), `field` and `message`.
     """
 
+    what = "document"
+
     def __init__(self, problems: list[dict[str, Any]]):
         self.problems = problems
-        lines = [f"invalid snapshot: {len(problems)} problem(s)"]
+        lines = [f"invalid {self.what}: {len(problems)} problem(s)"]
         for p in problems:
             who = f" (id {p['id']})" if p.get("id") is not None else ""
             lines.append(f"  {p['path']}{who}: {p['message']}")
         super().__init__("\n".join(lines))
+
+
+class SnapshotError(DocumentError):
+    """A snapshot that does not conform to market-snapshot-v1."""
+
+    what = "snapshot"
 
 
 @dataclass(frozen=True)
@@ -384,23 +393,31 @@ def parse_snapshot(doc: Any) -> Snapshot:
                     needs=tuple(needs), bids=tuple(bids), rules=rules)
 
 
+def read_document(doc: Any, error: type[Exception]) -> Any:
+    """The parsed JSON a dict, JSON text or file path holds (anything else as given), for
+    every engine's loader; a file that cannot be read or text that is not JSON raises
+    ``error`` with one problem at ``$``, in the shape the validators list."""
+
+    def fail(message: str) -> Exception:
+        return error([{"path": "$", "id": None, "field": None, "message": message}])
+
+    if not isinstance(doc, (str, Path)):
+        return doc
+    if isinstance(doc, Path) or not doc.lstrip().startswith("{"):
+        try:
+            text = Path(doc).read_text()
+        except OSError as e:
+            raise fail(f"cannot read {doc}: {e}") from None
+    else:
+        text = doc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise fail(f"not valid JSON: {e}") from None
+
+
 def load_snapshot(doc: dict | str | Path) -> Snapshot:
     """Load from a dict, a JSON string, or a path to a JSON file; validate fully."""
     if isinstance(doc, Snapshot):
         return doc
-    if isinstance(doc, Path) or (isinstance(doc, str) and not doc.lstrip().startswith("{")):
-        try:
-            text = Path(doc).read_text()
-        except OSError as e:
-            raise SnapshotError([{"path": "$", "id": None, "field": None,
-                                  "message": f"cannot read {doc}: {e}"}]) from None
-    elif isinstance(doc, str):
-        text = doc
-    else:
-        return parse_snapshot(doc)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise SnapshotError([{"path": "$", "id": None, "field": None,
-                              "message": f"not valid JSON: {e}"}]) from None
-    return parse_snapshot(data)
+    return parse_snapshot(read_document(doc, SnapshotError))
