@@ -168,6 +168,19 @@ def clear(
 
 
 @app.command()
+def dispatch(
+    snapshot: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    out: Annotated[Path | None, typer.Option("--out", help="write the result JSON here")] = None,
+    time_limit: Annotated[float, typer.Option("--time-limit", min=0.1)] = 60.0,
+    gap: Annotated[float, typer.Option("--gap", min=0.0, max=1.0)] = 1e-4,
+) -> None:
+    """Dispatch a snapshot (dispatch-snapshot-v1) and write the result; exit 2 if invalid."""
+    from optimiser.dispatch.cli import main
+
+    raise typer.Exit(main(snapshot, out=out, time_limit=time_limit, gap=gap))
+
+
+@app.command()
 def settle(
     document: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     check: Annotated[bool, typer.Option(

@@ -59,3 +59,29 @@ COMPETITION: dict[str, str] = {
 
 REASON_TEXT: dict[str, str] = {**INELIGIBLE, **COMPETITION}
 REASONS: tuple[str, ...] = tuple(REASON_TEXT)
+
+# -- dispatch: why a contract was not called for a request (dispatch-snapshot-v1) ----------
+UNAVAILABLE = "unavailable"
+CAPACITY_IN_USE = "capacity_in_use"
+ENERGY_LIMIT = "energy_limit"
+RUN_LIMIT = "run_limit"
+ZONE_CONFLICT = "zone_conflict"
+NOT_NEEDED = "not_needed"
+
+DISPATCH: dict[str, str] = {
+    UNAVAILABLE: "the FSP declared the asset unavailable in that direction",
+    CAPACITY_IN_USE: "fixed instructions or other calls took the asset's or the contract's "
+                     "MW",
+    ENERGY_LIMIT: "the asset's energy over the snapshot was used up",
+    RUN_LIMIT: "calling it would have run the asset longer than its maximum run",
+    ZONE_CONFLICT: "a local request in the asset's zone calls the opposite direction",
+    STACKING_CONFLICT: "the asset carries an instruction under an incompatible product in "
+                       "that period",
+    DIRECTION_CONFLICT: "the asset carries an instruction in the opposite direction in that "
+                        "period",
+    OUTCOMPETED: "the request was served more cheaply without it",
+    NOT_NEEDED: "nothing of the request was left to serve",
+}
+DISPATCH_REASONS: tuple[str, ...] = tuple(DISPATCH)
+# the new codes join the platform's table; shared codes keep the clearing's wording there
+REASON_TEXT.update({k: v for k, v in DISPATCH.items() if k not in REASON_TEXT})

@@ -46,7 +46,7 @@ def dispatch_run(run_id: str) -> dict[str, Any]:
             dispatch.fail(s, rid, f"{type(e).__name__}: {e}")
         return {"run": run_id, "status": "failed"}
     with unit_of_work() as s:
-        dispatch.store(s, rid, result)
+        dispatch.store(s, rid, result, snapshot)
     return {"run": run_id, "status": result.get("status"),
             "instructions": len(result.get("instructions", []))}
 

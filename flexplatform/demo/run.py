@@ -479,9 +479,18 @@ def run_demo(fast: bool = False, fresh: bool = True, console: Console | None = N
             report_carbon(st, totals, console, DEFAULT_RULES.carbon_price)
             n_rej = report_rejections(api, st, console, extra)
             demo_monitoring.report_advice(advice_out, st, advised, console)
-            flag = demo_monitoring.planted_power_rinse(api, st, console)
             awards = api("GET", "/awards?limit=1", st.regulator)["total"]
-        if n_rej == 0 or awards == 0 or flag is None:
+            from flexplatform.demo.operations import run_operations
+
+            ops_code = run_operations(api, st, console, rng)
+            from flexplatform.demo.settle import stage_settlement
+
+            settled = stage_settlement(api, st, console)
+            if not settled.get("statements"):
+                code = 1
+            # Last, so the planted past event stays out of the day's dispatch and settlement.
+            flag = demo_monitoring.planted_power_rinse(api, st, console)
+        if n_rej == 0 or awards == 0 or ops_code or flag is None:
             code = 1
         console.print(Panel.fit(
             f"{len(st.fsps)} FSPs, {len(st.assets)} assets, {len(st.bids)} bids, {awards} "

@@ -97,6 +97,9 @@ class DispatchRun(Base):
     window_start: Mapped[dt.datetime | None] = mapped_column(default=None)
     window_end: Mapped[dt.datetime | None] = mapped_column(default=None)
     snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Per snapshot contract (a bid), the contracts.id of each of its periods (0 = none):
+    # storing instructions then needs no second read of the contracts.
+    contract_map: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     snapshot_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     result_sha256: Mapped[str | None] = mapped_column(String(64), default=None)

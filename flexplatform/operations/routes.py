@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from flexplatform.auth import Authenticated, FspTrading, MoTrading, SessionDep
 from flexplatform.errors import InvalidInput, NotFound, field_error
 from flexplatform.operations import availability, conflicts, instructions, requests
-from flexplatform.operations.models import DispatchRun
+from flexplatform.operations import runs as dispatch_runs
 from flexplatform.operations.runs import own_part
 from flexplatform.operations.schemas import (
     AckIn,
@@ -119,11 +119,7 @@ def cancel_request(request_id: uuid.UUID, session: SessionDep, who: MoTrading):
 @router.get("/dispatch-runs", response_model=Page[RunOut], tags=TAG,
             summary="Dispatch runs (headers and hashes; any authenticated participant)")
 def list_runs(session: SessionDep, who: Authenticated, limit: Limit = 100, offset: Offset = 0):
-    from sqlalchemy import func, select
-
-    total = session.scalar(select(func.count()).select_from(DispatchRun)) or 0
-    rows = session.scalars(select(DispatchRun).order_by(DispatchRun.created_at.desc())
-                           .limit(limit).offset(offset)).all()
+    rows, total = dispatch_runs.list_runs(session, limit, offset)
     return page(RunOut, rows, total, limit, offset)
 
 
@@ -131,9 +127,7 @@ def list_runs(session: SessionDep, who: Authenticated, limit: Limit = 100, offse
             summary="One run's frozen snapshot and result: full for regulator and admin, "
                     "each MO or FSP its own part")
 def get_run(run_id: uuid.UUID, session: SessionDep, who: Authenticated):
-    run = session.get(DispatchRun, run_id)
-    if run is None:
-        raise NotFound(f"dispatch run {run_id} not found")
+    run = dispatch_runs.get_run(session, run_id)
     head = RunOut.model_validate(run).model_dump()
     if who.is_("regulator", "admin"):
         return RunDetail(**head, scope="full", snapshot=run.snapshot, result=run.result)

@@ -26,7 +26,7 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import and_, delete, false, or_, select, text
 from sqlalchemy.orm import Session
 
 from flexplatform import audit
@@ -36,7 +36,7 @@ from flexplatform.competition.models import Bid, Contract, Need
 from flexplatform.db import after_commit, bulk_insert, utcnow
 from flexplatform.notifications import notify
 from flexplatform.operations import conflicts
-from flexplatform.operations.availability import latest, product_rules
+from flexplatform.operations.availability import product_rules
 from flexplatform.operations.models import (
     LIVE_INSTRUCTION,
     DispatchRun,
@@ -87,18 +87,20 @@ def queue_run(session: Session, trigger: str, start: dt.datetime, end: dt.dateti
 
 
 def _covered(session: Session, request_ids: list[uuid.UUID], start: dt.datetime,
-             end: dt.datetime) -> dict[tuple[uuid.UUID, dt.datetime], float]:
+             end: dt.datetime, but_run: uuid.UUID | None = None
+             ) -> dict[tuple[uuid.UUID, dt.datetime], float]:
     """(request, period) -> MW its live instructions cover (reliability-weighted)."""
     out: dict[tuple[uuid.UUID, dt.datetime], float] = defaultdict(float)
     if not request_ids:
         return out
-    for r in session.execute(select(Instruction.request_id, Instruction.period_start,
-                                    Instruction.mw, Asset.reliability)
-                             .join(Asset, Asset.id == Instruction.asset_id)
-                             .where(Instruction.request_id.in_(request_ids),
-                                    Instruction.status.in_(LIVE_INSTRUCTION),
-                                    Instruction.period_start >= start,
-                                    Instruction.period_start < end)):
+    q = (select(Instruction.request_id, Instruction.period_start, Instruction.mw,
+                Asset.reliability).join(Asset, Asset.id == Instruction.asset_id)
+         .where(Instruction.request_id.in_(request_ids),
+                Instruction.status.in_(LIVE_INSTRUCTION), Instruction.period_start >= start,
+                Instruction.period_start < end))
+    if but_run is not None:
+        q = q.where(Instruction.run_id != but_run)
+    for r in session.execute(q):
         out[(r.request_id, r.period_start)] += r.mw * r.reliability
     return out
 
@@ -138,32 +140,53 @@ def build_snapshot(session: Session, run: DispatchRun) -> dict[str, Any]:
                                   Instruction.period_start >= ws, Instruction.period_start < we)
                            .order_by(Instruction.id)).all()
     fixed_contracts = {i.contract_id for i in live}
-    rows = session.execute(select(
-        Contract.id, Contract.bid_id, Contract.asset_id, Contract.mo_id, Contract.product_code,
-        Contract.direction, Contract.period_start, Contract.mw, Contract.utilisation_price,
-        Bid.min_mw).join(Bid, Bid.id == Contract.bid_id).where(
-        Contract.status == "active", Contract.period_start >= ws, Contract.period_start < we)
-        .order_by(Contract.bid_id, Contract.period_start)).all()
+    # Only the contracts that can serve a request of this run, and those carrying a fixed
+    # instruction (whole bids, so each stays one snapshot contract).
+    scope = [and_(Contract.mo_id == uuid.UUID(mo), Contract.product_code == p,
+                  Contract.direction == d) for mo, p, d in sorted(wanted)]
+    if fixed_contracts:
+        scope.append(Contract.bid_id.in_(select(Contract.bid_id).where(
+            Contract.id.in_(sorted(fixed_contracts)))))
+    in_window = (Contract.status == "active", Contract.period_start >= ws,
+                 Contract.period_start < we, or_(*scope) if scope else false())
+    # Per bid once (price, asset, MO...), then only (id, bid, period, MW) per contract row,
+    # the period as epoch seconds (an int is cheap to read and index; 40,000 aware
+    # datetimes are not).
+    bids = {b.id: b for b in session.execute(select(
+        Bid.id, Bid.asset_id, Bid.min_mw, Contract.mo_id, Contract.product_code,
+        Contract.direction, Contract.utilisation_price).join(Contract, Contract.bid_id == Bid.id)
+        .where(*in_window).distinct())}
+    w0 = int(ws.timestamp())
+    rows = session.execute(select(Contract.id, Contract.bid_id,
+                                  _epoch(session, Contract.period_start), Contract.mw)
+                           .where(*in_window).order_by(Contract.bid_id, Contract.period_start)
+                           ).all()
     contracts: dict[uuid.UUID, dict[str, Any]] = {}
     bid_of_contract: dict[int, uuid.UUID] = {}
-    for c in rows:
-        if (str(c.mo_id), c.product_code, c.direction) not in wanted \
-                and c.id not in fixed_contracts:
-            continue
-        doc = contracts.get(c.bid_id)
+    cmap: dict[str, list[int]] = {}
+    for cid, bid_id, e, cmw in rows:
+        doc = contracts.get(bid_id)
         if doc is None:
-            doc = contracts[c.bid_id] = {
-                "id": str(c.bid_id), "asset": str(c.asset_id), "mo": str(c.mo_id),
-                "product": c.product_code, "direction": c.direction, "mw": [0.0] * T,
-                "min_mw": float(c.min_mw or 0.0),
-                "utilisation_price": float(c.utilisation_price)}
-        doc["mw"][index[c.period_start]] += c.mw
-        bid_of_contract[c.id] = c.bid_id
-    asset_ids = sorted({uuid.UUID(c["asset"]) for c in contracts.values()})
-    assets = {a.id: a for i in range(0, len(asset_ids), 5000) for a in session.execute(
+            b = bids[bid_id]
+            doc = contracts[bid_id] = {
+                "id": str(bid_id), "asset": str(b.asset_id), "mo": str(b.mo_id),
+                "product": b.product_code, "direction": b.direction, "mw": [0.0] * T,
+                "min_mw": float(b.min_mw or 0.0),
+                "utilisation_price": float(b.utilisation_price)}
+            cmap[doc["id"]] = [0] * T
+        k = (e - w0) // 1800
+        doc["mw"][k] += cmw
+        cmap[doc["id"]][k] = cid
+        bid_of_contract[cid] = bid_id
+    run.contract_map = cmap
+    asset_ids = sorted({bids[b].asset_id for b in contracts})
+    wanted_assets = set(asset_ids)
+    assets = {a.id: a for a in session.execute(
         select(Asset.id, Asset.fsp_id, Asset.zone_code, Asset.technology_code, Asset.up_mw,
                Asset.down_mw, Asset.emission_t_per_mwh, Asset.reliability, Asset.energy_mwh,
-               Asset.max_run_minutes).where(Asset.id.in_(asset_ids[i : i + 5000])))}
+               Asset.max_run_minutes).where(Asset.id.in_(
+                   select(Contract.asset_id).where(*in_window)))) if a.id in wanted_assets}
+    assets_in_scope = select(Contract.asset_id).where(*in_window)
     asset_docs = [{
         "id": str(a.id), "fsp": str(a.fsp_id), "zone": a.zone_code,
         "technology": a.technology_code, "up_mw": a.up_mw, "down_mw": a.down_mw,
@@ -174,7 +197,7 @@ def build_snapshot(session: Session, run: DispatchRun) -> dict[str, Any]:
     # Availability: declared (latest version), else capability or 0 as the products say;
     # assets that refused or let lapse an instruction are out for its periods.
     rules = product_rules(session)
-    declared = latest(session, asset_ids, None, ws, we)
+    declared = _declared(session, ws, we, assets_in_scope)
     strict: set[tuple[uuid.UUID, str]] = set()
     for c in contracts.values():
         if not rules[c["product"]].undeclared_available:
@@ -193,7 +216,7 @@ def build_snapshot(session: Session, run: DispatchRun) -> dict[str, Any]:
         a = assets[aid]
         cap = a.up_mw if d == "up" else a.down_mw
         base = 0.0 if (aid, d) in strict else cap
-        mw = [declared.get((aid, d, t), (0, base))[1] for t in axis]
+        mw = [declared.get((aid, d, k), (0, base))[1] for k in range(T)]
         for i in out_of.get((aid, d), ()):
             mw[i] = 0.0
         avail_docs.append({"asset": str(aid), "direction": d, "mw": mw})
@@ -210,6 +233,31 @@ def build_snapshot(session: Session, run: DispatchRun) -> dict[str, Any]:
                   "primacy": rs.primacy, "carbon_price": rs.carbon_price,
                   "zone_conflicts": True},
     }
+
+
+def _epoch(session: Session, col: Any) -> Any:
+    """A timestamp column as integer epoch seconds, computed by the database."""
+    from sqlalchemy import Integer, cast, func
+
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.extract("epoch", col), Integer)
+    return cast(func.strftime("%s", col), Integer)
+
+
+def _declared(session: Session, ws: dt.datetime, we: dt.datetime, assets: Any
+              ) -> dict[tuple[uuid.UUID, str, int], tuple[int, float]]:
+    """Latest declaration per (asset, direction, period index) of the window."""
+    from flexplatform.operations.models import AvailabilityDeclaration as D
+
+    w0 = int(ws.timestamp())
+    out: dict[tuple[uuid.UUID, str, int], tuple[int, float]] = {}
+    for aid, d, e, v, mw in session.execute(select(
+            D.asset_id, D.direction, _epoch(session, D.period_start), D.version, D.mw).where(
+            D.period_start >= ws, D.period_start < we, D.asset_id.in_(assets))):
+        key = (aid, d, (e - w0) // 1800)
+        if key not in out or out[key][0] < v:
+            out[key] = (v, mw)
+    return out
 
 
 def prepare(session: Session, run_id: uuid.UUID) -> dict[str, Any] | None:
@@ -259,42 +307,53 @@ def start_next(session: Session) -> None:
         after_commit(session, go)
 
 
-def store(session: Session, run_id: uuid.UUID, result: dict[str, Any]) -> bool:
-    """Write the run's instructions and request states; False if already stored."""
-    run = session.scalar(_lock(session, select(DispatchRun).where(DispatchRun.id == run_id)))
-    if run is None or run.status in ("done", "failed") or run.snapshot is None:
+def store(session: Session, run_id: uuid.UUID, result: dict[str, Any],
+          snapshot: dict[str, Any] | None = None) -> bool:
+    """Write the run's instructions and request states; False if already stored.
+
+    ``snapshot`` is the frozen snapshot the caller solved (as ``prepare`` returned it),
+    which spares reading megabytes of JSON back; without it the stored one is read.
+    """
+    from sqlalchemy.orm import defer
+
+    run = session.scalar(_lock(session, select(DispatchRun).where(DispatchRun.id == run_id)
+                               .options(defer(DispatchRun.snapshot), defer(DispatchRun.result))))
+    if run is None or run.status in ("done", "failed") or run.snapshot_sha256 is None:
         return False
     if result.get("status") not in ("optimal", "feasible", "time_limit"):
         fail(session, run_id, f"solver status {result.get('status')}: "
              f"{result.get('message', '')}")
         return True
-    snap = run.snapshot
+    snap = snapshot if snapshot is not None else run.snapshot
     axis = [dt.datetime.fromisoformat(t.replace("Z", "+00:00")) for t in snap["periods"]]
     now = utcnow()
     session.execute(delete(Instruction).where(Instruction.run_id == run.id))
-    bids = [uuid.UUID(c["id"]) for c in snap["contracts"]]
-    crow: dict[tuple[str, dt.datetime], Any] = {}
-    for i in range(0, len(bids), 5000):
-        for c in session.execute(select(
-                Contract.id, Contract.bid_id, Contract.asset_id, Contract.fsp_id, Contract.mo_id,
-                Contract.product_code, Contract.direction, Contract.period_start).where(
-                Contract.bid_id.in_(bids[i : i + 5000]), Contract.status == "active",
-                Contract.period_start >= axis[0], Contract.period_start <= axis[-1])):
-            crow[(str(c.bid_id), c.period_start)] = c
+    cons = {c["id"]: c for c in snap["contracts"]}
+    fsp_of = {a["id"]: a["fsp"] for a in snap["assets"]}
     rules = product_rules(session)
+    ack = {p: now + dt.timedelta(minutes=r.ack_minutes) for p, r in rules.items()}
+    ids: dict[str, uuid.UUID] = {}
+
+    def uid(s: str) -> uuid.UUID:
+        u = ids.get(s)
+        if u is None:
+            u = ids[s] = uuid.UUID(s)
+        return u
+
     rows = []
     for x in result.get("instructions", []):
-        t = axis[x["period"]]
-        c = crow[(x["contract"], t)]
-        ack = now + dt.timedelta(minutes=rules[c.product_code].ack_minutes)
-        rows.append({"id": uuid.uuid4(), "run_id": run.id, "request_id": uuid.UUID(x["request"]),
-                     "contract_id": c.id, "asset_id": c.asset_id, "fsp_id": c.fsp_id,
-                     "mo_id": c.mo_id, "product_code": c.product_code,
-                     "direction": c.direction, "period_start": t, "period_end": t + HALF_HOUR,
-                     "mw": float(x["mw"]), "status": "issued", "ack_deadline": ack,
+        k = x["period"]
+        t = axis[k]
+        c = cons[x["contract"]]
+        rows.append({"id": uuid.uuid4(), "run_id": run.id, "request_id": uid(x["request"]),
+                     "contract_id": run.contract_map[x["contract"]][k],
+                     "asset_id": uid(c["asset"]), "fsp_id": uid(fsp_of[c["asset"]]),
+                     "mo_id": uid(c["mo"]), "product_code": c["product"],
+                     "direction": c["direction"], "period_start": t, "period_end": t + HALF_HOUR,
+                     "mw": float(x["mw"]), "status": "issued", "ack_deadline": ack[c["product"]],
                      "acked_at": None, "reject_reason": None, "created_at": now})
     bulk_insert(session, Instruction, rows)
-    _request_states(session, run, snap, result, axis)
+    _request_states(session, run, snap, result, rows)
     result = {k: v for k, v in result.items() if k != "timing"} | {"timing": result.get("timing")}
     run.result, run.result_sha256 = result, sha(result)
     run.solver_status = result.get("status")
@@ -303,21 +362,27 @@ def store(session: Session, run_id: uuid.UUID, result: dict[str, Any]) -> bool:
     audit.record(session, SYSTEM, "dispatch.done", "dispatch_run", run.id, {
         "snapshot_sha256": run.snapshot_sha256, "result_sha256": run.result_sha256,
         "instructions": len(rows), "status": result.get("status")})
-    conflicts.check_run(session, run, rows)
+    conflicts.check_run(session, run, rows, snap)
     _notify(session, run, rows, snap)
     start_next(session)
     return True
 
 
 def _request_states(session: Session, run: DispatchRun, snap: dict[str, Any],
-                    result: dict[str, Any], axis: list[dt.datetime]) -> None:
+                    result: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     short: dict[str, float] = defaultdict(float)
     for s in result.get("shortfall", []):
         short[s["request"]] += s["mw"]
     ids = [uuid.UUID(r["id"]) for r in snap["requests"]]
     reqs = {r.id: r for r in session.scalars(select(UtilisationRequest).where(
         UtilisationRequest.id.in_(ids)))} if ids else {}
-    covered = _covered(session, ids, axis[0], axis[-1] + HALF_HOUR)
+    lo = min((r.period_start for r in reqs.values()), default=None)
+    hi = max((r.period_end for r in reqs.values()), default=None)
+    covered = _covered(session, ids, lo, hi, but_run=run.id) if reqs else {}
+    covered = defaultdict(float, covered)
+    rel = {a["id"]: a["reliability"] for a in snap["assets"]}
+    for x in rows:
+        covered[(x["request_id"], x["period_start"])] += x["mw"] * rel[str(x["asset_id"])]
     for doc in snap["requests"]:
         r = reqs[uuid.UUID(doc["id"])]
         if r.status == "cancelled":
@@ -387,3 +452,21 @@ def own_part(run: DispatchRun, who: Any) -> dict[str, Any] | None:
                     "not_dispatched": [n for n in res.get("not_dispatched", [])
                                        if n["contract"] in mine_c or n["request"] in mine_r]}
     return {"snapshot": part_snap, "result": part_res}
+
+
+def list_runs(session: Session, limit: int, offset: int) -> tuple[list[DispatchRun], int]:
+    from sqlalchemy import func
+
+    total = session.scalar(select(func.count()).select_from(DispatchRun)) or 0
+    rows = session.scalars(select(DispatchRun).order_by(DispatchRun.created_at.desc())
+                           .limit(limit).offset(offset)).all()
+    return list(rows), total
+
+
+def get_run(session: Session, run_id: uuid.UUID) -> DispatchRun:
+    from flexplatform.errors import NotFound
+
+    run = session.get(DispatchRun, run_id)
+    if run is None:
+        raise NotFound(f"dispatch run {run_id} not found")
+    return run

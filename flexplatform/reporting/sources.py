@@ -26,9 +26,9 @@ try:  # operations' models and service (INTERFACES.md)
 except ImportError:  # pragma: no cover - depends on which branches are merged
     _ops = None
 
-# Instructions that bind the FSP (an issued one not yet acknowledged still does: the
-# ack deadline is the FSP's, not a reason to go unsettled).
-SETTLED_INSTRUCTION_STATUSES = ("accepted", "issued")
+# Instructions that bind the FSP: accepted ones (an unacknowledged one expires at its
+# ack deadline and a rejected one was never dispatched).
+SETTLED_INSTRUCTION_STATUSES = ("accepted",)
 
 
 def operations_available() -> bool:
@@ -63,12 +63,10 @@ def instructions(session: Session, start: dt.datetime, end: dt.datetime, *,
         return []
     assert _ops is not None
     found: list[Any] = _ops.instructions_between(session, start, end, fsp_id=fsp_id,
-                                                 mo_id=mo_id)
+                                                 mo_id=mo_id,
+                                                 status=list(SETTLED_INSTRUCTION_STATUSES))
     out = []
     for i in found:
-        status = getattr(i.status, "value", i.status)
-        if status not in SETTLED_INSTRUCTION_STATUSES:
-            continue
         if not (start <= i.period_start < end):
             continue
         if contract_ids is not None and i.contract_id not in contract_ids:

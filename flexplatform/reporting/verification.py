@@ -84,8 +84,11 @@ def store(session: Session, res: ShardResult, parties: dict[str, tuple[Any, Any,
                     "as_of_submission": watermark, "versions_sha256": digests.get(mpan)}
         methodology = f"{cols['product'][r]}:v{int(cols['methodology_version'][r])}"
         old = latest.get((iid, start))
+
+        # A new version when a figure, the reading read or the methodology changed; the
+        # digest alone differs with the window a run reads (a day, or a month), not the data.
         if old is not None and all(getattr(old, f) == values[f] for f in FIELDS) \
-                and old.reading_versions.get("versions_sha256") == versions["versions_sha256"] \
+                and old.reading_versions.get("reading_version") == versions["reading_version"] \
                 and old.methodology == methodology:
             continue
         fsp, mo, contract = parties[iid]

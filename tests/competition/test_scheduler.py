@@ -23,9 +23,13 @@ def test_beat_and_the_embedded_scheduler_share_one_schedule():
     from flexplatform.scheduler import schedule
     from workers.app import make_celery
 
-    s = Settings(gate_scan_seconds=7, audit_checkpoint_seconds=11)
-    assert schedule(s) == {"gate-closure-scan": ("flex.competition.scan_gate_closures", 7),
-                           "audit-checkpoint": ("flex.audit.checkpoint", 11)}
+    s = Settings(gate_scan_seconds=7, audit_checkpoint_seconds=11,
+                 settlement_calendar_seconds=13, dispute_reminder_seconds=17)
+    entries = schedule(s)
+    assert entries["gate-closure-scan"] == ("flex.competition.scan_gate_closures", 7)
+    assert entries["audit-checkpoint"] == ("flex.audit.checkpoint", 11)
+    assert entries["settlement-calendar"] == ("flex.reporting.settlement_calendar", 13)
+    assert entries["dispute-reminders"] == ("flex.reporting.dispute_reminders", 17)
     beat = make_celery().conf.beat_schedule
     assert {k: (v["task"], v["schedule"]) for k, v in beat.items()} == schedule()
 

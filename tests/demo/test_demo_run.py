@@ -58,6 +58,16 @@ def test_fast_demo_clears_a_market_day(embedded):
     assert "cleared schedule" in text and "Why bids were rejected" in text
     assert "Monitoring flag (high) on a planted gaming case: baseline_inflation" in text
     assert "Best-product advice for" in text and "no open need" not in text
+    # the day continues: verification, statements, an invoice, a dispute through every step
+    from flexplatform.reporting.settlement_models import Dispute, Invoice, Statement, Verification
+
+    with unit_of_work() as s:
+        perf = [v.performance for v in s.scalars(select(Verification))]
+        assert len(perf) >= 4 and min(perf) < 0.5 <= max(perf)  # one site under-delivers
+        assert s.scalar(select(func.count()).select_from(Statement)) > 0
+        assert {d.status for d in s.scalars(select(Dispute))} == {"resolved"}
+        assert {i.kind for i in s.scalars(select(Invoice))} == {"invoice", "adjustment"}
+    assert "verification per instruction-period" in text and "dispute 5." in text
 
 
 def test_fresh_refuses_a_configured_database(embedded, monkeypatch):
