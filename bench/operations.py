@@ -188,7 +188,7 @@ def main() -> None:
 
     client = TestClient(create_app())
     # A worker has these loaded before any run; so does the bench before its clock starts.
-    import optimiser.dispatch  # noqa: F401
+    import optimiser.dispatch
     from flexplatform.operations import requests as ops_requests
     from flexplatform.operations import runs as ops_runs
     from flexplatform.queue import eager_app

@@ -327,6 +327,13 @@ def create_app() -> FastAPI:
               settlement_router, openadr_router):
         app.include_router(r, prefix=API)
     app.include_router(transparency_router, prefix=API)
+    from flexplatform import auth
+    from flexplatform.transparency.monitoring import record_auth_failure
+    from flexplatform.transparency.routes_monitoring import router as monitoring_router
+
+    app.include_router(monitoring_router, prefix=API)
+    if record_auth_failure not in auth.ON_REFUSED:
+        auth.ON_REFUSED.append(record_auth_failure)
     _document_problems(app)
     # The dashboard at / (pages, static files, HTML error pages off the API paths).
     from flexplatform.web.routes import install as install_web

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     # deadline reminders: beat cadences, seconds.
     settlement_calendar_seconds: float = Field(default=3600.0, gt=0)
     dispute_reminder_seconds: float = Field(default=3600.0, gt=0)
+    # Meters per settlement shard task (frozen into a run's spec when it is taken).
+    settlement_shard_meters: int = Field(default=2000, ge=1, le=1_000_000)
+    # Market monitoring: the rules run over the last N days at this cadence (seconds).
+    monitoring_scan_seconds: float = Field(default=3600.0, gt=0)
+    monitoring_window_days: int = Field(default=7, gt=0, le=366)
     # Prefix for every Redis key of the broker and result backend, so several deployments
     # or test runs can share one Redis database.
     redis_key_prefix: str = ""

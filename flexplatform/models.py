@@ -59,4 +59,10 @@ from flexplatform.transparency.models import (  # noqa: F401
     TransparencyReport,
     ZoneCarbonRegion,
 )
+from flexplatform.transparency.monitoring_models import (  # noqa: F401
+    AssetRating,
+    AuthFailure,
+    MonitoringFlag,
+    MonitoringRun,
+)
 from flexplatform.web.models import WebSession  # noqa: F401

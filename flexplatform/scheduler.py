@@ -32,6 +32,7 @@ def schedule(settings: Settings | None = None) -> dict[str, tuple[str, float]]:
                                 s.settlement_calendar_seconds),
         "dispute-reminders": ("flex.reporting.dispute_reminders", s.dispute_reminder_seconds),
         "transparency-report-scan": ("flex.transparency.scan_reports", 5 * 60.0),
+        "market-monitoring": ("flex.monitoring.scan", s.monitoring_scan_seconds),
     }
 
 

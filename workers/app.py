@@ -14,7 +14,7 @@ from flexplatform.config import get_settings
 from flexplatform.scheduler import schedule
 
 TASK_MODULES = ("workers.tasks", "workers.operations", "workers.reporting",
-                "workers.transparency", "workers.trading")
+                "workers.transparency", "workers.trading", "workers.monitoring")
 
 
 def make_celery() -> Celery:

@@ -208,6 +208,8 @@ class Contract(Base):
     __table_args__ = (
         UniqueConstraint("bid_id", "period_start"),
         Index("ix_contracts_asset_period", "asset_id", "period_start"),
+        # Operations read every contract of a window (dispatch snapshots, conflict scans).
+        Index("ix_contracts_period", "period_start"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

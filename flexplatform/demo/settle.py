@@ -1,10 +1,9 @@
 """The market day continues: dispatch, metering, verification, settlement, a dispute.
 
-After clearing, three of the NGED market's contracted sites are instructed for their
-17:00-18:00 periods. The dispatch engine (``optimiser.dispatch``) is not part of this
-build, so the instructions are issued from the contracts directly (as accepted
-instructions of one event-driven dispatch run) rather than solved; everything after that
-goes through the API as the participants would. Each site's half-hourly import follows
+Operations (``demo/operations.py``) has dispatched NGED's calls and the FSPs have accepted
+the instructions; the three NGED sites called most are metered here. (Without those, NGED
+calls 80 % of its 17:00-18:00 contracts itself through operations, and should dispatch give
+nothing, the contracts are instructed directly; the demo says which.) Each site's half-hourly import follows
 the real Elexon Profile Class 1 winter weekday shape (``demo_data``) scaled to the site,
 with 3 % noise, for five weeks of history and the event day; during the instructed
 periods the sites reduce import by the instructed MW, except one that delivers only
@@ -41,8 +40,99 @@ def _profile() -> list[float]:
         return [float(r["demand_kw"]) for r in csv.DictReader(f)]
 
 
+def _from_operations(api: Any, st: Any) -> tuple[list[dict[str, Any]], str]:
+    """The NGED instructions the operations part of the demo dispatched and the FSPs
+    accepted: up to three sites, the largest called first; the last delivers short."""
+    sites: dict[str, dict[str, Any]] = {}
+    offset = 0
+    while True:
+        page = api("GET", f"/instructions?status=accepted&limit=500&offset={offset}",
+                   st.regulator)
+        for i in page["items"]:
+            mo = st.mos["NGED"].id
+            if i["mo_id"] != mo or i["direction"] != "up":
+                continue
+            site = sites.setdefault(i["asset_id"], {"asset_id": i["asset_id"],
+                                                    "fsp_id": i["fsp_id"], "mw": {}})
+            t, end = _at(i["period_start"]), _at(i["period_end"])
+            while t < end:
+                site["mw"][t] = site["mw"].get(t, 0.0) + i["mw"]
+                t += HH
+        offset += len(page["items"])
+        if not page["items"] or offset >= page["total"]:
+            break
+    out = sorted(sites.values(), key=lambda x: (-sum(x["mw"].values()), x["asset_id"]))[:3]
+    for k, x in enumerate(out):
+        x["short"] = k == len(out) - 1
+    return out, "the NGED instructions dispatched above and accepted by their FSPs"
+
+
+def _at(s: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def _dispatch(api: Any, st: Any) -> tuple[list[dict[str, Any]], str]:
+    """The MO calls its 17:00-18:00 contracts of up to three CMZs through operations:
+    utilisation requests, a dispatch run (the day-ahead batch, run now with its clock
+    set to the batch time), instructions the FSPs accept over the API."""
+    from sqlalchemy import select
+
+    from flexplatform.competition.models import Contract
+    from flexplatform.db import unit_of_work
+    from flexplatform.operations import instructions as ops_instructions
+
+    market_id = uuid.UUID(st.markets["NGED"]["id"])
+    with unit_of_work() as s:
+        cons = s.scalars(select(Contract).where(Contract.market_id == market_id,
+                                                Contract.direction == "up")).all()
+        held: dict[uuid.UUID, dict[dt.datetime, float]] = defaultdict(lambda: defaultdict(float))
+        for c in cons:
+            if c.period_start.astimezone(LONDON).hour == 17:
+                held[c.need_id][c.period_start] += c.mw
+    needs = sorted((n for n, p in held.items() if len(p) == 2),
+                   key=lambda n: (-min(held[n].values()), str(n)))[:3]
+    mo = st.mos["NGED"]
+    reqs = []
+    for n in needs:
+        start = min(held[n])
+        mw = round(0.8 * min(held[n].values()), 3)
+        reqs.append(api("POST", "/utilisation-requests", mo, json={
+            "need_id": str(n), "period_start": start.isoformat(),
+            "period_end": (start + 2 * HH).isoformat(), "mw": mw}))
+    if any(r["mode"] == "scheduled" and r["status"] == "requested" for r in reqs):
+        from flexplatform.governance.models import Product
+        from flexplatform.operations.rules import rules_for
+
+        with unit_of_work() as s:
+            first = min(dt.datetime.fromisoformat(r["period_start"]) for r in reqs)
+            batch = rules_for(s.get(Product, reqs[0]["product_code"])).batch_at(first)
+            ops_instructions.sweep(s, now=batch + dt.timedelta(minutes=1))
+    sites: dict[str, dict[str, Any]] = {}
+    fsps = {p.id: p for p in st.fsps.values()}
+    for r in reqs:
+        for _ in range(300):
+            d = api("GET", f"/utilisation-requests/{r['id']}", mo)
+            if d["instructions"] or d["status"] in ("shortfall", "cancelled"):
+                break
+            time.sleep(0.1)
+        for i in d["instructions"]:
+            if i["status"] != "issued":
+                continue
+            api("POST", f"/instructions/{i['id']}/ack", fsps[i["fsp_id"]],
+                json={"decision": "accept"})
+            site = sites.setdefault(i["asset_id"], {"asset_id": i["asset_id"],
+                                                    "fsp_id": i["fsp_id"], "mw": {}})
+            t = dt.datetime.fromisoformat(i["period_start"].replace("Z", "+00:00"))
+            site["mw"][t] = site["mw"].get(t, 0.0) + i["mw"]
+    out = sorted(sites.values(), key=lambda x: (-sum(x["mw"].values()), x["asset_id"]))[:4]
+    for k, x in enumerate(out):
+        x["short"] = k == len(out) - 1
+    return out, f"{len(reqs)} utilisation requests dispatched by operations"
+
+
 def _instruct(st: Any, rng: random.Random) -> list[dict[str, Any]]:
-    """Accepted instructions for the 17:00-18:00 contracts of up to three NGED sites."""
+    """Fallback when dispatch gives nothing: accepted instructions for the 17:00-18:00
+    contracts of up to three NGED sites, issued from the contracts directly."""
     from sqlalchemy import select
 
     from flexplatform.competition.models import Contract, Need
@@ -138,12 +228,22 @@ def stage_settlement(api: Any, st: Any, console: Console, seed: int = 7) -> dict
     rng = random.Random(seed)
     t0 = time.perf_counter()
     console.rule("[bold]After the day: dispatch, metering, verification, settlement")
-    sites = _instruct(st, rng)
+    try:
+        sites, how = _from_operations(api, st)
+        if not sites:
+            sites, how = _dispatch(api, st)
+    except Exception as e:  # the demo goes on without dispatch, and says so
+        console.log(f"[yellow]dispatch through operations failed ({e}); instructing the "
+                    "contracts directly[/]")
+        sites, how = [], ""
+    if not sites:
+        sites = _instruct(st, rng)
+        how = "issued from contracts directly (dispatch gave none)"
     if not sites:
         console.print("[yellow]no NGED site holds both 17:00 contracts: nothing to settle[/]")
         return {}
-    console.log(f"{sum(len(x['mw']) for x in sites)} instructions issued from contracts to "
-                f"{len(sites)} sites (dispatch engine not in this build; see settle.py)")
+    console.log(f"{sum(len(x['mw']) for x in sites)} accepted instruction-periods on "
+                f"{len(sites)} sites: {how}")
     day = min(min(x["mw"]) for x in sites).astimezone(LONDON).date()
     for k, site in enumerate(sites):
         fsp = _fsp(st, site["fsp_id"])
@@ -156,8 +256,9 @@ def stage_settlement(api: Any, st: Any, console: Console, seed: int = 7) -> dict
                 f"({HISTORY_DAYS} days of history + the event day, Profile Class 1 shape, 3 % "
                 f"noise; one site delivers {SHORT:.0%})")
     lo = min(min(x["mw"]) for x in sites)
+    hi = max(max(x["mw"]) for x in sites) + HH
     ver = api("GET", f"/verifications?start={lo.isoformat().replace('+00:00', 'Z')}&end="
-                     f"{(lo + 4 * HH).isoformat().replace('+00:00', 'Z')}", st.regulator)["items"]
+                     f"{hi.isoformat().replace('+00:00', 'Z')}", st.regulator)["items"]
     t = Table(title="verification per instruction-period (kWh)")
     for col in ("mpan", "period", "baseline", "metered", "ordered", "delivered", "performance",
                 "status"):

@@ -191,10 +191,9 @@ def _judge(session: Session, by: dict[tuple[uuid.UUID, dt.datetime], list[Any]],
                 c = record(session, "called_beyond_declared", how, period_start=t,
                            period_end=t + HALF_HOUR, parties=parties, asset_id=aid,
                            detail={"direction": d, "called_mw": called, "declared_mw": got[1]},
-                           resolution="redeclared_after_call",
-                           rationale="the declaration fell after the call; the FSP should "
-                                     "reject what it cannot deliver so the periods are "
-                                     "re-dispatched")
+                           rationale="the declaration fell after the call; until the FSP "
+                                     "rejects what it cannot deliver (which re-dispatches "
+                                     "the periods) the call stands as instructed")
                 if c:
                     out.append(c)
     return out

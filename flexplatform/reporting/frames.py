@@ -9,6 +9,7 @@ strings (so ``1.500000`` stays ``1.500000``) and categoricals as strings.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from decimal import Decimal
@@ -74,8 +75,6 @@ def loads(data: bytes) -> ShardResult:
             df[c] = pd.Series([None if v is None else Decimal(v) for v in df[c]], dtype=object)
         frames[name] = df
     p = meta["period"]
-    import datetime as dt
-
     period = StatementPeriod(p["label"], dt.date.fromisoformat(p["first"]),
                              dt.date.fromisoformat(p["last"]))
     return ShardResult(period=period, readings=meta["readings"], **frames)

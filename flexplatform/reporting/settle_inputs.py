@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flexplatform.competition.models import Contract, Market
+from flexplatform.config import get_settings
 from flexplatform.reporting import methodologies, reads, sources
 from flexplatform.reporting.settlement_models import SettlementRun, SettlementSettings
 from settlement import (
@@ -34,7 +35,7 @@ from settlement.document import table_from_json, table_to_json
 from settlement.periods import day_start
 
 DEFAULT_METHODOLOGY = {"kind": "BL01", "version": 1, "params": {}}
-SHARD_METERS = 2000  # meters per shard task
+SHARD_METERS: int | None = None  # meters per shard task; None: the setting
 MICRO = Decimal("0.000001")
 
 
@@ -147,6 +148,7 @@ def build_spec(session: Session, run: SettlementRun) -> dict[str, Any]:
         "past_events": table_to_json(pd.DataFrame(prow, columns=["mpan", "settlement_date"]),
                                      "past_events"),
         "meter_ids": {mp.mpan: mp.id for mp in meters.values()},
+        "shard_meters": SHARD_METERS or get_settings().settlement_shard_meters,
         "unmetered_instructions": unmetered,
     }
 
@@ -176,12 +178,14 @@ def _frame(rows: list[dict[str, Any]], name: str) -> pd.DataFrame:
 
 
 def shard_plan(spec: dict[str, Any]) -> list[list[str]]:
-    """Meters per shard: mpan order, :data:`SHARD_METERS` each (at least one shard)."""
+    """Meters per shard: mpan order, the spec's ``shard_meters`` each (at least one
+    shard); frozen with the spec, so every worker cuts the run the same way."""
     mpans = sorted(spec["meter_ids"])
     if not mpans:
         return [[]]
-    n = math.ceil(len(mpans) / SHARD_METERS)
-    return [mpans[k * SHARD_METERS:(k + 1) * SHARD_METERS] for k in range(n)]
+    size = int(spec["shard_meters"])
+    n = math.ceil(len(mpans) / size)
+    return [mpans[k * size:(k + 1) * size] for k in range(n)]
 
 
 def _products(spec: dict[str, Any]) -> dict[str, ProductTerms]:

@@ -67,6 +67,10 @@ def next_half_hour(after: dt.datetime) -> dt.datetime:
 def ops(db, make_party, zones) -> dict[str, Any]:
     """Two MOs, two FSPs and a regulator; four assets in CMZ_NORTH contracted 'dynamic' up
     to MO1 over 8 periods starting 2 h from now, and one to MO2 ('secure')."""
+    return seed(db, make_party)
+
+
+def seed(db, make_party) -> dict[str, Any]:
     from flexplatform.competition.models import (
         Bid,
         ClearingRound,

@@ -75,8 +75,13 @@ def test_lock_allows_only_downward_with_reason(client, db, ops, queued):
     r = client.post(f"{API}/availability", headers=f1.h, json=body(ops, [a0], 0.5))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reason"
     r = client.post(f"{API}/availability", headers=f1.h,
-                    json=body(ops, [a0], 0.5, reason="inverter derating"))
+                    json=body(ops, [a0], 0.5, reason="inverter {derating}\t50% \\ tap"))
     assert r.status_code == 201 and r.json()["after_lock"] == 8
+    q = {"start": ops["start"].isoformat(), "asset_id": str(a0),
+         "end": (ops["start"] + dt.timedelta(hours=4)).isoformat()}
+    got = client.get(f"{API}/availability", headers=f1.h, params=q).json()["items"]
+    assert {(d["reason"], d["after_lock"], d["version"]) for d in got} == {
+        ("inverter {derating}\t50% \\ tap", True, 2)}
     notes = client.get(f"{API}/notifications", headers=ops["mo1"].h).json()
     assert any(n["kind"] == "availability.redeclared" for n in notes)
 

@@ -3,6 +3,9 @@
 Reports are built by a worker in its own transaction; inside the suite's rolled-back
 connection ``inline_tasks`` builds them on that connection instead (the live test in
 test_reports.py runs the real task through the embedded queue).
+
+``world`` gives the monitoring, ratings and advice tests their builders
+(tests/transparency/monitoring_world.py).
 """
 
 from __future__ import annotations
@@ -138,3 +141,12 @@ def intensity(db: Session, region: int, value: float, start: dt.datetime = T0,
                                forecast=None if actual else value, actual=value if actual else None,
                                source="test"))
     db.commit()
+
+
+@pytest.fixture
+def world(db, make_party, zones):
+    """A tiny market history for the monitoring, ratings and advice tests."""
+    from tests.transparency.monitoring_world import World
+
+    return World(db, make_party)
+

@@ -147,6 +147,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_instructions_request_id'), ['request_id'], unique=False)
         batch_op.create_index('ix_instructions_status_deadline', ['status', 'ack_deadline'], unique=False)
 
+    op.create_index('ix_contracts_period', 'contracts', ['period_start'], unique=False)
     # Plain ADD COLUMN (SQLite does it without rebuilding products); existing rows get {}.
     op.add_column('products', sa.Column('operations_rules', sa.JSON(), nullable=False,
                                         server_default='{}'))
@@ -154,6 +155,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_contracts_period', table_name='contracts')
     with op.batch_alter_table('products', schema=None) as batch_op:
         batch_op.drop_column('operations_rules')
 
