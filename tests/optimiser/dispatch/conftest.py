@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-for name, file in (("dispatch_checker", "checker.py"), ("dispatch_cases", "cases.py")):
+for name, file in (("dispatch_checker", "checker.py"), ("dispatch_cases", "cases.py"),
+                   ("dispatch_oracle", "oracle.py")):
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, HERE / file)
         mod = importlib.util.module_from_spec(spec)
