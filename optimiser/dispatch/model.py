@@ -428,35 +428,49 @@ def define_run_length(b: Builder) -> None:
     sel = np.flatnonzero((m >= 1) & (m + 1 <= T) & ~p.fixed_on[a, b.ct_t])
     if not len(sel):
         return
-    at = a[sel] * T + b.ct_t[sel]
-    uat, inv, _ = _group(at)
-    v0 = b.add_cols("v", np.zeros(len(uat)), 1.0, 0.0, True)
-    con = p.snap.contracts
-    b.link("run_on", sel, v0 + inv, np.ones(len(sel), bool),
-           lambda k: f"{con[b.ct_c[sel[k]]]['id']},{b.ct_t[sel[k]]}")
-    ids = [x["id"] for x in p.snap.assets]
-    va, vt = uat // T, uat % T
-    for ai in np.unique(va).tolist():
+    # windows first: a binary v only for periods in a window that can break the rule
+    cand = np.unique(a[sel] * T + b.ct_t[sel])
+    ca, ct = cand // T, cand % T
+    windows: list[tuple[int, np.ndarray, np.ndarray]] = []   # (asset, starts, right sides)
+    for ai in np.unique(ca).tolist():
         mm = int(p.a_maxrun[ai])
-        vi = np.flatnonzero(va == ai)
-        col = np.full(T, -1, np.int64)
-        col[vt[vi]] = v0 + vi
-        has = (col >= 0).astype(np.int64)
+        has = np.zeros(T, np.int64)
+        has[ct[ca == ai]] = 1
         fx = p.fixed_on[ai].astype(np.int64)
         cs_v = np.concatenate([[0], np.cumsum(has)])
         cs_f = np.concatenate([[0], np.cumsum(fx)])
         j = np.arange(T - mm)
         nv = cs_v[j + mm + 1] - cs_v[j]
         nf = cs_f[j + mm + 1] - cs_f[j]
-        starts = j[(nv > 0) & (nv + nf > mm)]
-        if not len(starts):
-            continue
+        need = (nv > 0) & (nv + nf > mm)
+        if need.any():
+            windows.append((ai, j[need], np.maximum(mm - nf[need], 0)))
+    if not windows:
+        return
+    used = []
+    for ai, starts, _ in windows:
+        mm = int(p.a_maxrun[ai])
+        ts = np.unique((starts[:, None] + np.arange(mm + 1)[None, :]).ravel())
+        used.append(ai * T + ts)
+    vkeys = np.intersect1d(cand, np.concatenate(used))
+    v0 = b.add_cols("v", np.zeros(len(vkeys)), 1.0, 0.0, True)
+    at = a[sel] * T + b.ct_t[sel]
+    pos = np.minimum(np.searchsorted(vkeys, at), len(vkeys) - 1)
+    link = np.flatnonzero(vkeys[pos] == at)
+    rows = sel[link]
+    con = p.snap.contracts
+    b.link("run_on", rows, v0 + pos[link], np.ones(len(rows), bool),
+           lambda k: f"{con[b.ct_c[rows[k]]]['id']},{b.ct_t[rows[k]]}")
+    ids = [x["id"] for x in p.snap.assets]
+    for ai, starts, rhs in windows:
+        mm = int(p.a_maxrun[ai])
         win = starts[:, None] + np.arange(mm + 1)[None, :]
-        cw = col[win]
+        key = ai * T + win
+        kp = np.minimum(np.searchsorted(vkeys, key), len(vkeys) - 1)
+        ok = vkeys[kp] == key
         lr = np.repeat(np.arange(len(starts)), mm + 1).reshape(win.shape)
-        ok = cw >= 0
-        b.add_rows("run_length", np.full(len(starts), -INF),
-                   np.maximum(mm - nf[(nv > 0) & (nv + nf > mm)], 0), [(lr[ok], cw[ok], 1.0)],
+        b.add_rows("run_length", np.full(len(starts), -INF), rhs,
+                   [(lr[ok], v0 + kp[ok], 1.0)],
                    lambda k, ai=ai, starts=starts: f"{ids[ai]},{starts[k]}")
 
 
