@@ -76,3 +76,16 @@ def test_engine_matches_brute_force(snap):
         for g, w in zip(got[:-1], want[:-1], strict=True):
             assert abs(g - w) <= 1e-5 + 1e-6 * abs(w), (got, want)
     assert abs(got[-1] - want[-1]) <= 1e-4 + 1e-5 * abs(want[-1]), (got, want)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(snapshots())
+def test_monolithic_comparator_agrees(snap):
+    from optimiser.dispatch.monolithic import solve_monolithic
+
+    res, _ = solve_monolithic(snap, mip_rel_gap=1e-9)
+    assert checker.check(snap, res) == []
+    got = checker.stage_values(snap, res)
+    want = checker.stage_values(snap, solve(snap, mip_rel_gap=1e-9))
+    assert abs(got[-1] - want[-1]) <= 1e-4 + 1e-5 * abs(want[-1]), (got, want)
