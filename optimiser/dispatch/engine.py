@@ -18,7 +18,7 @@ from .model import FAMILIES, Model, build, stage_costs
 from .problem import Problem, prepare
 from .reasons import not_dispatched
 from .snapshot import parse
-from .solve import Options, solve_model
+from .stages import Options, solve_model
 
 DEFAULT_GAP = 1e-4
 DEFAULT_TIME_LIMIT = 60.0

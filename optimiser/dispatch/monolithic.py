@@ -20,7 +20,7 @@ from .engine import lower_columns, result, start_vector
 from .model import Model, stage_costs
 from .problem import UP, Problem, incompatible_pairs, prepare
 from .snapshot import parse
-from .solve import Options, solve_model
+from .stages import Options, solve_model
 
 INF = np.inf
 

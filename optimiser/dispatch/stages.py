@@ -226,3 +226,4 @@ def _solve_part(mm: Model, cols: np.ndarray, rows: np.ndarray, pos: np.ndarray,
             bound = float(np.minimum(c, 0.0) @ ub)
         out.bound += bound
     out.x[cols] = x
+
