@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..tolerances import MW_EPS, NUM_EPS
+from .decomposed import solve_decomposed, worth_it
 from .model import FAMILIES, Model, build, stage_costs
 from .problem import Problem, prepare
 from .reasons import not_dispatched
@@ -69,8 +70,12 @@ def dispatch(snapshot: dict, *, mip_rel_gap: float | None = None,
     mm = build(prob, families)
     levels = stage_costs(prob, mm) if snap.primacy == "lexicographic" else {}
     t_built = time.perf_counter()
-    out = solve_model(mm, levels, lower_columns(prob, mm), start_vector(prob, mm), opts,
-                      t0 + opts.time_limit)
+    method = opts.method
+    if method == "auto":
+        method = "decomposed" if worth_it(prob, mm) else "parts"
+    run = solve_decomposed if method == "decomposed" else solve_model
+    out = run(*((prob,) if method == "decomposed" else ()), mm, levels,
+              lower_columns(prob, mm), start_vector(prob, mm), opts, t0 + opts.time_limit)
     t_solved = time.perf_counter()
     res = result(prob, mm, out.x[mm.blocks["y"]])
     res["status"] = "optimal" if out.proven else "feasible"
@@ -84,7 +89,7 @@ def dispatch(snapshot: dict, *, mip_rel_gap: float | None = None,
         res["message"] = "; ".join(out.messages[:5])
     res["timing"] = {"build_s": round(t_built - t0, 4), "solve_s": round(t_solved - t_built, 4)}
     stats = {"variables": mm.ncols, "integers": mm.nints, "rows": mm.nrows,
-             "parts": out.parts, **mm.stats}
+             "parts": out.parts, "method": method, "log": out.log, **mm.stats}
     return res, stats
 
 

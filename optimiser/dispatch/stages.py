@@ -34,6 +34,9 @@ class Options:
     threads: int | None = None
     split: bool = True   # solve independent parts apart (False: one MIP per stage)
     fix_lower: bool = True  # fix lower-priority calls at 0 in a level's stage
+    # `parts`: one MIP per independent part and stage; `decomposed`: the clearing's price
+    # decomposition (decomposed.py); `auto`: decomposed for large models with GB requests
+    method: str = "auto"
 
 
 @dataclass
