@@ -156,8 +156,8 @@ def solve_monolithic(snapshot: dict, *, mip_rel_gap: float = 1e-4,
                    fix_lower=False)
     out = solve_model(mm, levels, lower_columns(prob, mm), start_vector(prob, mm), opts,
                       t0 + time_limit)
-    t2 = time.perf_counter()
     res = result(prob, mm, out.x[mm.blocks["y"]])
+    t2 = time.perf_counter()
     res["status"] = "optimal" if out.proven else "feasible"
     res["mip_gap"] = (max((out.obj - out.bound) / max(abs(out.obj), 1e-9), 0.0)
                       if np.isfinite(out.bound) else None)
