@@ -5,7 +5,8 @@ in CMZs (zones) of six DSOs; each holds a DSO contract for its CMZ (sustain, sec
 dynamic), and about a third also an ESO contract (reserve or dynamic, GB-wide). Contracts
 cover an evening window; FSPs have declared a quarter of the assets, some derated; a few
 instructions from an earlier run are fixed. Requests: about 1.3 per CMZ from its DSO
-(priority 1, mostly up, some down), and one in six GB-wide from the ESO (priority 2).
+(priority 1, mostly up, some down), and one in six GB-wide from the ESO (priority 2), at
+most 25.
 
     from optimiser.dispatch.generate import generate
     doc = generate(2000, n_requests=150, seed=1)   # 48 half-hours
@@ -27,6 +28,9 @@ TECH = {
 DSOS = ["UKPN", "SSEN", "NGED", "ENWL", "NPG", "SPEN"]
 DSO_PRODUCTS = ["sustain", "secure", "dynamic"]
 ESO_PRODUCTS = ["reserve", "dynamic"]
+# the ESO's GB-wide calls over a day: tens, not growing with the DSO fleets (each one pairs
+# with every ESO contract of its product)
+MAX_ESO_REQUESTS = 25
 INCOMPATIBLE = [["secure", "reserve"], ["sustain", "reserve"]]
 
 
@@ -36,7 +40,7 @@ def generate(n_assets: int, n_requests: int | None = None, seed: int = 1, T: int
     assets), `T` half-hours from 14:00 UTC."""
     rng = np.random.default_rng(seed * 7919 + n_assets)
     n_req = n_requests if n_requests is not None else max(2, round(0.075 * n_assets))
-    n_eso = max(1, n_req // 6)
+    n_eso = min(max(1, n_req // 6), MAX_ESO_REQUESTS)
     n_dso = max(1, n_req - n_eso)
     n_zones = max(1, round(n_dso / 1.3))
     periods = [_stamp(i) for i in range(T)]

@@ -41,3 +41,12 @@ def test_same_snapshot_same_result():
     a.pop("timing")
     b.pop("timing")
     assert a == b
+
+
+def test_decomposed_rerun_gives_the_same_result():
+    doc = generate(150, seed=2, T=24)
+    opts = Options(mip_rel_gap=1e-4, method="decomposed", time_limit=60)
+    a, b = dispatch(doc, options=opts)[0], dispatch(doc, options=opts)[0]
+    a.pop("timing")
+    b.pop("timing")
+    assert a == b
