@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from ..decompose import Decomposer
+from ..holds import weighted_cost
 from ..model import MatrixModel
 from ..tolerances import HOLD_COLUMN_TOL, MW_EPS, STAGE_ABS_TOL, STAGE_REL_TOL
 from .model import Model
@@ -75,7 +76,13 @@ def solve_decomposed(prob: Problem, mm: Model, levels: dict[int, np.ndarray],
             dec.set_bounds(low, np.zeros(len(low)), np.zeros(len(low)))
             try:
                 t = time.perf_counter()
-                res = dec.solve_stage(cost, gap, until, [x])
+                tied = bool(in_link[cols].any())
+                # a level tied across zones descends on the priority-weighted objective of
+                # this and the later levels plus cost, as the clearing's (lexicographic.py):
+                # its solution is then also a good start for the stages after it
+                res = dec.solve_stage(cost, gap, until, [x], lp_presolve=tied,
+                                      descent_cost=weighted_cost(mx, todo[k:]) if tied
+                                      else None)
                 out.log.append((mm.ncols, lv, round(time.perf_counter() - t, 3),
                                 res.message or "decomposed"))
             finally:
