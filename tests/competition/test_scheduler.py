@@ -24,8 +24,11 @@ def test_beat_and_the_embedded_scheduler_share_one_schedule():
     from workers.app import make_celery
 
     s = Settings(gate_scan_seconds=7, audit_checkpoint_seconds=11)
-    assert schedule(s) == {"gate-closure-scan": ("flex.competition.scan_gate_closures", 7),
-                           "audit-checkpoint": ("flex.audit.checkpoint", 11)}
+    # Other stages add their own entries (operations' sweep and conflict scan...).
+    assert {k: schedule(s)[k] for k in ("gate-closure-scan", "audit-checkpoint")} == {
+        "gate-closure-scan": ("flex.competition.scan_gate_closures", 7),
+        "audit-checkpoint": ("flex.audit.checkpoint", 11)}
+    assert schedule(s)["operations-sweep"] == ("flex.operations.sweep", 7)
     beat = make_celery().conf.beat_schedule
     assert {k: (v["task"], v["schedule"]) for k, v in beat.items()} == schedule()
 
