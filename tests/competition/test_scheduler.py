@@ -31,6 +31,7 @@ def test_beat_and_the_embedded_scheduler_share_one_schedule():
     assert entries["settlement-calendar"] == ("flex.reporting.settlement_calendar", 13)
     assert entries["dispute-reminders"] == ("flex.reporting.dispute_reminders", 17)
     assert entries["transparency-report-scan"] == ("flex.transparency.scan_reports", 300.0)
+    assert entries["operations-sweep"] == ("flex.operations.sweep", 7)
     beat = make_celery().conf.beat_schedule
     assert {k: (v["task"], v["schedule"]) for k, v in beat.items()} == schedule()
 
