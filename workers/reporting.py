@@ -94,8 +94,13 @@ def settle_shard(run_id: str, shard: int) -> int:
     from flexplatform.reporting import settlement_service as svc
 
     rid = uuid.UUID(run_id)
-    with runs.heartbeat(SettlementRun, rid), unit_of_work() as s:
-        svc.settle_one_shard(s, rid, shard)
+    try:
+        with runs.heartbeat(SettlementRun, rid), unit_of_work() as s:
+            svc.settle_one_shard(s, rid, shard)
+    except Exception as e:  # bad inputs fail the run now, not after two lost leases
+        log.exception("shard %s of settlement run %s failed", shard, run_id)
+        with unit_of_work() as s:
+            svc.fail(s, rid, f"shard {shard} failed: {e!r}")
     return shard
 
 

@@ -40,7 +40,7 @@ from flexplatform.reporting.settlement_models import (
     Statement,
     StatementLine,
 )
-from settlement import InstructionError, merge, settle_shard
+from settlement import merge, settle_shard
 from settlement.document import FORMAT, _inputs_json, _section, outputs_json
 from settlement.invoices import invoices_for
 from settlement.schema import sha256_hex
@@ -385,9 +385,3 @@ def add_adjustment(session: Session, s: Statement, amount: Decimal, dispute_id: 
         il.kind, il.description, il.unit = kind, doc["lines"][0]["description"][:300], "item"
     session.flush()
     return row
-
-
-def check_instructions(e: InstructionError) -> InvalidInput:
-    return InvalidInput("the run's instructions cannot be settled", errors=[
-        field_error(["instructions", p["instruction_id"], p["field"]], p["message"])
-        for p in e.problems])

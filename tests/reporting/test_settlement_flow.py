@@ -272,3 +272,38 @@ def test_a_run_in_shards_is_a_chord_with_the_single_shard_outputs(live, tmp_path
     assert merge_run([0, 1], run["id"])["status"] == "done"
     with unit_of_work() as s:
         assert s.scalar(select(func.count()).select_from(Statement)) == 2
+
+
+def test_a_run_that_cannot_be_settled_fails_with_the_reason(live):  # noqa: F811
+    """Contradictory instructions (one meter, one period, opposite directions) are refused
+    by the engine: the run fails at once with the reason, and nothing is stored."""
+    import uuid
+
+    from sqlalchemy import func, select
+
+    from flexplatform.db import unit_of_work
+    from flexplatform.operations.models import DispatchRun, Instruction
+    from flexplatform.reporting.settlement_models import Statement
+
+    c = live["client"]
+    w = build(c, seq=5)
+    with unit_of_work() as s:
+        i = s.get(Instruction, uuid.UUID(w.instructions[0]))
+        redispatch = DispatchRun(trigger="redispatch", status="done")
+        s.add(redispatch)
+        s.flush()
+        s.add(Instruction(run_id=redispatch.id, request_id=i.request_id, contract_id=i.contract_id,
+                          asset_id=i.asset_id, fsp_id=i.fsp_id, mo_id=i.mo_id,
+                          product_code=i.product_code, direction="down",
+                          period_start=i.period_start, period_end=i.period_end, mw=0.5,
+                          status="accepted", ack_deadline=i.ack_deadline, acked_at=i.acked_at))
+    r = c.post(f"{API}/settlement-runs", headers=w.h["mo"],
+               json={"market_id": w.market_id, "day": DAY.isoformat()})
+    run = _wait_run(c, w.h["mo"], r.json()["id"])
+    assert run["status"] == "failed" and "direction" in run["error"], run
+    with unit_of_work() as s:
+        assert s.scalar(select(func.count()).select_from(Statement)) == 0
+    # a failed run may be run again (the next version)
+    r = c.post(f"{API}/settlement-runs", headers=w.h["mo"],
+               json={"market_id": w.market_id, "day": DAY.isoformat()})
+    assert r.status_code == 202 and r.json()["version"] == 2
