@@ -56,8 +56,18 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
         raise ValueError(f"unknown method {opts.method!r} (use one of {', '.join(METHODS)})")
     if opts.backend not in BACKENDS:
         raise ValueError(f"unknown backend {opts.backend!r} (use one of {', '.join(BACKENDS)})")
+    if snap.version >= 2:  # confidence levels and the delivery report (docs/probabilistic.md)
+        from .probabilistic import clear_v2
+
+        return clear_v2(snap, opts)
     t0 = time.perf_counter()
-    prob = prepare(snap)
+    return clear_problem(prepare(snap), opts, t0)
+
+
+def clear_problem(prob: Problem, opts: ClearingOptions, t0: float) -> ClearingResult:
+    """`clear` from prepared arrays (`prob`, whose coverage coefficients a caller may have
+    set: `Problem.x_rel`), the call's clock started at `t0`."""
+    snap = prob.snapshot
     t_prep = time.perf_counter()
     mm = build_matrix(prob)
     t_matrix = time.perf_counter()
