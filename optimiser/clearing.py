@@ -22,7 +22,7 @@ import numpy as np
 from .extract import Summary, extract, summarise
 from .holds import holds_ok
 from .lexicographic import solve_decomposed
-from .model import MatrixModel, build_matrix
+from .model import MatrixModel, build_matrix, complete, feasible
 from .monolithic import solve_monolithic
 from .problem import Problem, prepare
 from .result import ClearingOptions, ClearingResult
@@ -64,9 +64,12 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
     return clear_problem(prepare(snap), opts, t0)
 
 
-def clear_problem(prob: Problem, opts: ClearingOptions, t0: float) -> ClearingResult:
+def clear_problem(prob: Problem, opts: ClearingOptions, t0: float,
+                  start: np.ndarray | None = None) -> ClearingResult:
     """`clear` from prepared arrays (`prob`, whose coverage coefficients a caller may have
-    set: `Problem.x_rel`), the call's clock started at `t0`."""
+    set: `Problem.x_rel`), the call's clock started at `t0`. `start`: awards per x column
+    of an earlier clearing of the same market (the chance iteration's last), used instead of
+    the merit-order start where they are feasible."""
     snap = prob.snapshot
     t_prep = time.perf_counter()
     mm = build_matrix(prob)
@@ -77,7 +80,7 @@ def clear_problem(prob: Problem, opts: ClearingOptions, t0: float) -> ClearingRe
     if _decomposed(opts, mm, snap.rules.primacy):
         stats["method"] = "decomposed"
         t_built = time.perf_counter()
-        floor = merit_order_start(snap, prob, mm)
+        floor = _start(snap, prob, mm, start)
         stats["start_s"] = time.perf_counter() - t_built
         try:
             run = solve_decomposed(prob, mm, opts, t0, t_built)
@@ -90,7 +93,7 @@ def clear_problem(prob: Problem, opts: ClearingOptions, t0: float) -> ClearingRe
             return ClearingResult(status="error", message=f"model load failed: {e}")
         t_built = time.perf_counter()
         stats["load_s"] = t_built - t_matrix
-        floor = merit_order_start(snap, prob, mm)
+        floor = _start(snap, prob, mm, start)
         stats["start_s"] = time.perf_counter() - t_built
         try:
             # an LP (no integer columns) starts from the empty clearing: its optimum is found
@@ -100,6 +103,15 @@ def clear_problem(prob: Problem, opts: ClearingOptions, t0: float) -> ClearingRe
         except SolveFailed as f:
             return _failed(f, t_built - t0, time.perf_counter() - t_built, stats)
     return _finish(prob, mm, run, floor, t0, stats)
+
+
+def _start(snap: Snapshot, prob: Problem, mm: MatrixModel, start: np.ndarray | None
+           ) -> np.ndarray | None:
+    if start is not None:
+        v = complete(prob, mm, start)
+        if feasible(mm, v):
+            return v
+    return merit_order_start(snap, prob, mm)
 
 
 def _decomposed(opts: ClearingOptions, mm: MatrixModel, primacy: str) -> bool:
