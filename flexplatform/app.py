@@ -220,6 +220,8 @@ def _document_problems(app: FastAPI) -> None:
         components.update(problem.pop("$defs", {}))
         components["Problem"] = problem
         for path, route in walk_routes(app.routes):
+            if not route.include_in_schema or path not in schema["paths"]:
+                continue  # the dashboard's pages are HTML, not API operations
             public = "public" in (declared_roles(route) or (frozenset(),))[0]
             for method in route.methods - {"HEAD"}:
                 op = schema["paths"][path][method.lower()]
@@ -239,8 +241,10 @@ def create_app() -> FastAPI:
     from flexplatform.competition.routes import router as competition_router
     from flexplatform.exploration.routes import router as exploration_router
     from flexplatform.governance.routes import router as governance_router
+    from flexplatform.operations.routes import router as operations_router
     from flexplatform.registration.routes import router as registration_router
     from flexplatform.reporting.routes import router as reporting_router
+    from flexplatform.reporting.settlement_routes import router as settlement_router
 
     app = FastAPI(
         title="Flexplatform",
@@ -316,7 +320,7 @@ def create_app() -> FastAPI:
                 "tasks": "eager" if get_settings().eager else "celery"}
 
     for r in (registration_router, exploration_router, competition_router, governance_router,
-              reporting_router):
+              reporting_router, operations_router, settlement_router):
         app.include_router(r, prefix=API)
     _document_problems(app)
     # The dashboard at / (pages, static files, HTML error pages off the API paths).

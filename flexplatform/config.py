@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     # How often beat (or the embedded scheduler) signs a checkpoint of the chain's head: a
     # rewritten or truncated tail older than this is caught by `audit verify`.
     audit_checkpoint_seconds: float = Field(default=900.0, gt=0)
+    # Settlement calendar (verify D-5, settle ended periods, restart lost runs) and dispute
+    # deadline reminders: beat cadences, seconds.
+    settlement_calendar_seconds: float = Field(default=3600.0, gt=0)
+    dispute_reminder_seconds: float = Field(default=3600.0, gt=0)
     # Prefix for every Redis key of the broker and result backend, so several deployments
     # or test runs can share one Redis database.
     redis_key_prefix: str = ""

@@ -20,6 +20,13 @@ from flexplatform.identity import (  # noqa: F401
     TermsVersion,
 )
 from flexplatform.notifications import Notification  # noqa: F401
+from flexplatform.operations.models import (  # noqa: F401
+    AvailabilityDeclaration,
+    Conflict,
+    DispatchRun,
+    Instruction,
+    UtilisationRequest,
+)
 from flexplatform.registration.models import Asset, Prequalification  # noqa: F401
 from flexplatform.reporting.models import (  # noqa: F401
     BaselineMethodology,
@@ -27,5 +34,16 @@ from flexplatform.reporting.models import (  # noqa: F401
     MeterPoint,
     MeterReading,
     MeterSubmission,
+)
+from flexplatform.reporting.settlement_models import (  # noqa: F401
+    Dispute,
+    Invoice,
+    InvoiceLine,
+    SettlementRun,
+    SettlementSettings,
+    SettlementShard,
+    Statement,
+    StatementLine,
+    Verification,
 )
 from flexplatform.web.models import WebSession  # noqa: F401

@@ -17,7 +17,7 @@ from celery import Celery
 from flexplatform.config import get_settings
 
 # The worker entry point (its configured Celery app becomes current) and its tasks.
-TASK_MODULES = ("workers.app", "workers.tasks")
+TASK_MODULES = ("workers.app", "workers.tasks", "workers.operations", "workers.reporting")
 log = logging.getLogger(__name__)
 
 

@@ -24,6 +24,11 @@ def schedule(settings: Settings | None = None) -> dict[str, tuple[str, float]]:
     return {
         "gate-closure-scan": ("flex.competition.scan_gate_closures", s.gate_scan_seconds),
         "audit-checkpoint": ("flex.audit.checkpoint", s.audit_checkpoint_seconds),
+        "operations-sweep": ("flex.operations.sweep", s.gate_scan_seconds),
+        "operations-conflict-scan": ("flex.operations.conflict_scan", 15 * 60.0),
+        "settlement-calendar": ("flex.reporting.settlement_calendar",
+                                s.settlement_calendar_seconds),
+        "dispute-reminders": ("flex.reporting.dispute_reminders", s.dispute_reminder_seconds),
     }
 
 

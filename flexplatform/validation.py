@@ -74,6 +74,14 @@ async def refuse_nul(request: Request) -> None:
             if isinstance(v, str) and NUL in v]
     locs += [["query", k] for k, v in request.query_params.multi_items()
              if NUL in k or NUL in v]
+    # Only JSON bodies (or untyped ones, which FastAPI parses as JSON) are read here: a
+    # streamed upload (CSV readings) must never be buffered whole, and its own parser
+    # refuses any field a NUL could hide in (MPANs are digits, starts timestamps, values
+    # numbers).
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype and not (ctype == "application/json" or ctype.endswith("+json")):
+        _refuse(locs)
+        return
     body = await request.body()
     if body and escaped_nul(body):
         try:
@@ -88,6 +96,9 @@ async def refuse_nul(request: Request) -> None:
 Offset = Annotated[int, Query(ge=0, le=INT32_MAX, description="rows to skip")]
 Seq = Annotated[int, Query(ge=0, le=INT64_MAX)]
 Version = Annotated[int, Path(ge=1, le=INT32_MAX)]
+# Integer row ids in a path: a value past the column's range names nothing (404 in the
+# service would need a query Postgres refuses; 422 says why).
+RowId = Annotated[int, Path(ge=1, le=INT32_MAX)]
 
 # Taxonomy codes, and terms versions (a path segment: a '/' or '?' in one could never be
 # accepted, and every trading action would stop behind it).

@@ -31,21 +31,26 @@ def test_roles_doc_matches_code(app):
     assert table in doc, "docs/roles.md is stale; paste tests.authz.matrix_markdown(app) output"
 
 
-def _fill(path: str) -> str:
-    """Every path parameter names nothing that exists."""
+def _fill(path: str, route: Any) -> str:
+    """Every path parameter names nothing that exists (an integer one a valid integer)."""
     fills = {"{code}": "no-such-code", "{version}": "999999"}
+    fills |= {f"{{{p.name}}}": "999999" for p in route.dependant.path_params
+              if p.field_info.annotation is int}
     return re.sub(r"\{[^}]+\}", lambda m: fills.get(m.group(0), str(uuid.uuid4())), path)
 
 
 # Where the general expectation below does not hold, and why.
 EXPECTED = {
     ("GET", "/api/v1/bids", "mo"): (422, "validation-error"),  # an MO lists per market
+    # A streamed CSV body (no body model): an empty body lacks the required columns.
+    **{("POST", "/api/v1/meter-readings/csv", who): (422, "validation-error")
+       for who in ("fsp", "mda")},
 }
 
 
 def _expected(method: str, path: str, route: Any, who: str) -> tuple[int, str | None]:
     """What an allowed caller gets for ``{}`` and ids that do not exist: a 422 when the
-    body has required fields, else a 404 when the path names an object, else success."""
+    body or the query has required fields, else a 404 when the path names an object, else success."""
     if (method, path, who) in EXPECTED:
         return EXPECTED[(method, path, who)]
     body = route.body_field
@@ -53,6 +58,8 @@ def _expected(method: str, path: str, route: Any, who: str) -> tuple[int, str | 
         model = body.field_info.annotation
         if any(f.is_required() for f in getattr(model, "model_fields", {}).values()):
             return 422, "validation-error"
+    if any(q.field_info.is_required() for q in route.dependant.query_params):
+        return 422, "validation-error"  # e.g. a reading range without its start and end
     if "{" in path:
         return 404, "not-found"
     return route.status_code or 200, None
@@ -76,7 +83,7 @@ def test_matrix_enforced(client, make_party, app):
     checked = 0
     for method, path, route in api_routes(app):
         allowed, _ = declared_roles(route)
-        url = _fill(path)
+        url = _fill(path, route)
         for who in ["public", *ROLES]:
             headers = parties[who].h if who != "public" else {}
             r = client.request(method, url, headers=headers,

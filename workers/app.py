@@ -13,7 +13,7 @@ from celery import Celery
 from flexplatform.config import get_settings
 from flexplatform.scheduler import schedule
 
-TASK_MODULES = ("workers.tasks",)
+TASK_MODULES = ("workers.tasks", "workers.operations", "workers.reporting")
 
 
 def make_celery() -> Celery:

@@ -54,6 +54,10 @@ class Product(Base):
     # Empty list: any technology may qualify.
     allowed_technologies: Mapped[list[Any]] = mapped_column(JSON, default=list)
     accepts_pre_energisation: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Operations rules as data (declaration deadline, acknowledgement minutes, whether an
+    # undeclared asset counts as available, day-ahead batch time); keys and defaults in
+    # flexplatform.operations.rules.
+    operations_rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

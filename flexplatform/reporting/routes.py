@@ -34,6 +34,7 @@ from flexplatform.reporting.schemas import (
     SubmissionOut,
 )
 from flexplatform.reporting.validate import MeterAccess
+from flexplatform.validation import RowId, Version
 from settlement.periods import to_settlement_periods
 
 router = APIRouter()
@@ -188,7 +189,7 @@ def upload_readings_csv(request: Request, response: Response, session: SessionDe
 
 @router.get("/meter-submissions/{submission_id}", response_model=SubmissionOut,
             tags=["metering"], summary="One submission (its submitter; regulator, admin)")
-def get_submission(submission_id: int, session: SessionDep, who: GrantReader):
+def get_submission(submission_id: RowId, session: SessionDep, who: GrantReader):
     return SubmissionOut.model_validate(service.get_submission(session, submission_id, who))
 
 
@@ -221,7 +222,7 @@ def propose_methodology(body: MethodologyIn, session: SessionDep, who: AdminOnly
 @router.post("/methodologies/{product}/{version}/approve", response_model=MethodologyOut,
              tags=["methodologies"], summary="Approve a proposed methodology (an admin other "
                                              "than the proposer)")
-def approve_methodology(product: str, version: int, session: SessionDep, who: AdminOnly):
+def approve_methodology(product: str, version: Version, session: SessionDep, who: AdminOnly):
     return MethodologyOut.model_validate(
         methodologies.decide(session, product, version, True, who))
 
@@ -229,6 +230,6 @@ def approve_methodology(product: str, version: int, session: SessionDep, who: Ad
 @router.post("/methodologies/{product}/{version}/reject", response_model=MethodologyOut,
              tags=["methodologies"], summary="Reject a proposed methodology (an admin other "
                                              "than the proposer)")
-def reject_methodology(product: str, version: int, session: SessionDep, who: AdminOnly):
+def reject_methodology(product: str, version: Version, session: SessionDep, who: AdminOnly):
     return MethodologyOut.model_validate(
         methodologies.decide(session, product, version, False, who))
