@@ -102,8 +102,8 @@ class Reliability:
 
     def snapshot_fields(self) -> dict[str, float]:
         """The asset fields of a version-2 market snapshot (docs/probabilistic.md)."""
-        return {"reliability": round(self.mean, 6), "reliability_alpha": round(self.alpha, 6),
-                "reliability_beta": round(self.beta, 6)}
+        a, b = round(self.alpha, 6), round(self.beta, 6)
+        return {"reliability": a / (a + b), "reliability_alpha": a, "reliability_beta": b}
 
 
 def posterior(history: Iterable[tuple[float, float]], technology: str | None = None,
