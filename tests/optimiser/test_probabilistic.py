@@ -222,3 +222,16 @@ def test_monte_carlo_expected_value_rule_falls_short(market):
     # covering the expected MW exactly leaves a need-period short about half the time
     assert len(short) >= 0.8 * len(p)
     assert np.mean(list(p.values())) < 0.8
+
+
+def test_v2_result_round_trips_and_parts_merge_with_their_delivery(market):
+    from optimiser import ClearingResult, clear_components, merge_results
+
+    _, _, res = market
+    d = res.to_dict()
+    assert ClearingResult.from_dict(d).to_dict() == d
+    whole = merge_results([res])
+    assert whole.to_dict()["delivery"] == d["delivery"]
+    parts = clear_components(load_snapshot(_v2(generate(30, seed=3, T=24), 0.9)), OPTS,
+                             processes=2)
+    assert parts.to_dict()["version"] == 2 and parts.delivery
