@@ -19,6 +19,14 @@ approximation: distribution-free, and exact arithmetic, not a sample). `confiden
 "normal"` uses the central-limit approximation instead (`kappa = Phi^-1(l)`, `sigma(m)^2 =
 m (1 - m)`, the Bernoulli variance): cheaper, exact only for many assets, not guaranteed.
 
+For a few large awards every concentration bound is loose (one asset of m = 0.95 at 90 %
+counts 11 % of its MW). There the Markov bound on the shortfall `S = sum X (1 - Y) >= 0`
+is better: `P(S >= E S / (1 - l)) <= 1 - l`, so `sum X_a (1 - (1 - m_a) / (1 - l))` MW are
+delivered at level l, again for any delivery distributions (50 % of that asset's MW). Both
+bounds hold, so the larger at the awards does: a row is linearised by the one that is
+larger at the last awards (`probabilistic.clear_v2`), and the published cover is their
+maximum (`ChanceCover.guaranteed`).
+
 HiGHS has no second-order cones, so the norm is linearised (`define_chance_coverage`): for
 awards `v = sigma o X >= 0`, `||v||_2 = rho(v) ||v||_1` with `rho(v) = ||v||_2 / ||v||_1` in
 (0, 1]; with `rho` fixed per row the row is linear with one coefficient per award, the same
@@ -104,10 +112,25 @@ class ChanceCover:
         return np.bincount(self.pair_row, weights=self.pair_mean * self.pair_mw(xval),
                            minlength=len(self.row_kappa))
 
-    def guaranteed(self, xval: np.ndarray) -> np.ndarray:
-        """Per row: `sum m X - kappa ||sigma X||`, the MW delivered at the row's level (its
-        expected delivery on expected-value rows)."""
+    def sub_gaussian(self, xval: np.ndarray) -> np.ndarray:
+        """Per row: `sum m X - kappa ||sigma X||` (its expected delivery on expected-value
+        rows)."""
         return self.expected(xval) - self.row_kappa * self.norms(xval)[0]
+
+    def markov(self, xval: np.ndarray) -> np.ndarray:
+        """Per row: `sum X (1 - (1 - m) / (1 - l))` (the Markov bound, module docstring)."""
+        eps = np.where(np.isnan(self.row_level), 1.0, 1.0 - np.nan_to_num(self.row_level))
+        per = self.pair_mw(xval) * (1.0 - (1.0 - self.pair_mean) / eps[self.pair_row])
+        return np.bincount(self.pair_row, weights=per, minlength=len(self.row_kappa))
+
+    def guaranteed(self, xval: np.ndarray) -> np.ndarray:
+        """Per row: the MW delivered at the row's level, the larger of the two bounds at
+        these awards (each holds, so the larger does); expected delivery on expected-value
+        rows."""
+        g = self.sub_gaussian(xval)
+        rows = self.rows
+        g[rows] = np.maximum(g[rows], self.markov(xval)[rows])
+        return g
 
     def ratio(self, xval: np.ndarray) -> np.ndarray:
         """rho = ||sigma X||_2 / ||sigma X||_1 per row; nan where nothing deviates."""
@@ -149,7 +172,8 @@ def chance_cover(prob: Problem) -> ChanceCover:
                        pair_mean=m[first], pair_sd=sd[first])
 
 
-def define_chance_coverage(prob: Problem, cc: ChanceCover, rho: np.ndarray) -> np.ndarray:
+def define_chance_coverage(prob: Problem, cc: ChanceCover, rho: np.ndarray,
+                           markov: np.ndarray | None = None) -> np.ndarray:
     """Coverage coefficients of the linearised chance constraint, one per award column.
 
     For a coverage row r (need n, period t) with level l, and each award x of asset a to it:
@@ -162,7 +186,15 @@ def define_chance_coverage(prob: Problem, cc: ChanceCover, rho: np.ndarray) -> n
     `m_a` (the expected-value rule, spec rule 5). Coefficients can be negative: an asset
     whose deviation outweighs its mean lowers the MW the row can count on.
 
+    Rows flagged in `markov` (per coverage row) take the Markov bound instead, exact and
+    linear as it stands: coefficient `1 - (1 - m_a) / (1 - l)`.
+
     The rows keep their name and place (`coverage`); only the coefficients change.
     """
     k = cc.row_kappa[prob.x_cov] if prob.nx else np.zeros(0)
-    return cc.x_mean - k * rho[prob.x_cov] * cc.x_sd
+    coef = cc.x_mean - k * rho[prob.x_cov] * cc.x_sd
+    if markov is not None and prob.nx:
+        on = markov[prob.x_cov]
+        eps = 1.0 - np.nan_to_num(cc.row_level[prob.x_cov], nan=0.0)
+        coef = np.where(on, 1.0 - (1.0 - cc.x_mean) / np.where(on, eps, 1.0), coef)
+    return coef

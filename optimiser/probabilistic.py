@@ -69,6 +69,7 @@ def clear_v2(snap: Snapshot, opts: ClearingOptions) -> ClearingResult:
         return _with_delivery(res, prob, cc)
     cols = _columns(prob)
     rho = initial_rho(prob, cc)
+    markov = initial_markov(prob, cc, rho)
     deadline = t0 + opts.time_limit
     best: tuple[ClearingResult, np.ndarray] | None = None
     trace = []
@@ -78,14 +79,14 @@ def clear_v2(snap: Snapshot, opts: ClearingOptions) -> ClearingResult:
     final = False  # from here on at the caller's gap
     best_short = best_tight = False
     last: np.ndarray | None = None
-    best_rho = rho.copy()
+    best_rho, best_markov = rho.copy(), markov.copy()
     for k in range(ITERATIONS):
         left = deadline - time.perf_counter()
         if best is not None and left < MIN_ITERATION_S:
             break
         share = left if k == ITERATIONS - 1 else left / 2
         gap = final_gap if final or k == ITERATIONS - 1 else loose
-        prob.x_rel = define_chance_coverage(prob, cc, rho)
+        prob.x_rel = define_chance_coverage(prob, cc, rho, markov)
         res = clear_problem(prob, replace(opts, time_limit=max(share, MIN_ITERATION_S),
                                           mip_rel_gap=gap),
                             time.perf_counter(), last)
@@ -100,15 +101,21 @@ def clear_v2(snap: Snapshot, opts: ClearingOptions) -> ClearingResult:
         # MW by which the exact bound falls below the linear row (short) or the linear row
         # over-protects (slack), at these awards
         scale = cc.row_kappa[rows] * cc.norms(xval)[1][rows]
-        short = has & ((np.nan_to_num(ratio) - rho[rows]) * scale > SHORT_MW)
-        slack = has & ((rho[rows] - want) * scale > SLACK_MW) & (rho[rows] > want * (1 + SLACK_REL))
+        sg = ~markov[rows]  # rows linearised by the sub-Gaussian bound (Markov's is exact)
+        short = has & sg & ((np.nan_to_num(ratio) - rho[rows]) * scale > SHORT_MW)
+        slack = has & sg & ((rho[rows] - want) * scale > SLACK_MW) \
+            & (rho[rows] > want * (1 + SLACK_REL))
+        # the bound that is larger at these awards linearises the row next time
+        mode = np.where(has, cc.markov(xval)[rows] > cc.sub_gaussian(xval)[rows],
+                        markov[rows])
+        switched = mode != markov[rows]
         trace.append({"iteration": k, "gap": gap, "status": res.status,
                       "objective": res.objective, "rows_short": int(short.sum()),
                       "rows_slack": int(slack.sum()), "solve_s": res.timing.get("solve_s")})
         if best is None or improves_on(best[0], res, lexicographic):
             best, best_short, best_tight = (res, xval), bool(short.any()), gap == final_gap
-            best_rho = rho.copy()
-        if not short.any() and not slack.any():
+            best_rho, best_markov = rho.copy(), markov.copy()
+        if not short.any() and not slack.any() and not switched.any():
             if gap == final_gap:
                 break
             final = True  # settled at the loose gap: once more at the caller's
@@ -118,17 +125,18 @@ def clear_v2(snap: Snapshot, opts: ClearingOptions) -> ClearingResult:
         rho[rows[short]] = want[short]
         half = slack & ~short
         rho[rows[half]] -= TIGHTEN * (rho[rows[half]] - want[half])
+        markov[rows] = mode
     if best is not None and not best_tight and deadline - time.perf_counter() >= MIN_ITERATION_S:
         # the best was solved at the loose gap only: once more at the caller's, from it
-        prob.x_rel = define_chance_coverage(prob, cc, best_rho)
+        prob.x_rel = define_chance_coverage(prob, cc, best_rho, best_markov)
         res = clear_problem(prob, replace(opts, time_limit=deadline - time.perf_counter()),
                             time.perf_counter(), best[1])
         if res.status not in ("error", "infeasible"):
             xval = _awards(prob, res, cols)
             ratio = cc.ratio(xval)[rows]
             scale = cc.row_kappa[rows] * cc.norms(xval)[1][rows]
-            short = ~np.isnan(ratio) & ((np.nan_to_num(ratio) - best_rho[rows]) * scale
-                                        > SHORT_MW)
+            short = ~np.isnan(ratio) & ~best_markov[rows] & (
+                (np.nan_to_num(ratio) - best_rho[rows]) * scale > SHORT_MW)
             trace.append({"iteration": len(trace), "gap": final_gap, "status": res.status,
                           "objective": res.objective, "rows_short": int(short.sum()),
                           "rows_slack": None, "solve_s": res.timing.get("solve_s")})
@@ -176,6 +184,19 @@ def initial_rho(prob: Problem, cc: ChanceCover) -> np.ndarray:
         n = np.clip(root * root, 1.0, cnt)
         unequal = np.where(l1 > 0, l2 / np.where(l1 > 0, l1, 1.0) * np.sqrt(cnt), 1.0)
     return np.clip(unequal / np.sqrt(n), 1.0 / np.sqrt(cnt), 1.0)
+
+
+def initial_markov(prob: Problem, cc: ChanceCover, rho: np.ndarray) -> np.ndarray:
+    """Per row: whether the Markov bound's coefficients are larger than the sub-Gaussian's
+    at `rho`, on average over the row's candidate awards (the first clearing's choice)."""
+    nu = prob.nu
+    if not prob.nx:
+        return np.zeros(nu, dtype=bool)
+    sg = np.bincount(prob.x_cov, weights=define_chance_coverage(prob, cc, rho) * prob.x_ub,
+                     minlength=nu)
+    mk = np.bincount(prob.x_cov, weights=define_chance_coverage(
+        prob, cc, rho, np.ones(nu, dtype=bool)) * prob.x_ub, minlength=nu)
+    return (mk > sg) & (cc.row_kappa > 0)
 
 
 def _columns(prob: Problem) -> dict[tuple[int, int], int]:
