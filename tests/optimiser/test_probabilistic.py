@@ -235,3 +235,17 @@ def test_v2_result_round_trips_and_parts_merge_with_their_delivery(market):
     parts = clear_components(load_snapshot(_v2(generate(30, seed=3, T=24), 0.9)), OPTS,
                              processes=2)
     assert parts.to_dict()["version"] == 2 and parts.delivery
+
+
+def test_few_large_awards_are_counted_by_the_markov_bound():
+    """One reliable asset alone: the sub-Gaussian bound counts 11 % of its MW at 90 %, the
+    Markov bound 1 - 0.05 / 0.1 = 50 %, so 3 MW take 6 MW, not 27."""
+    doc = snap([asset("A", up=30.0, reliability=0.95)], [need("N", [3.0])],
+               [bid("B", "A", "N", [30.0], 10.0)], confidence={"sustain": 0.9})
+    doc["version"] = 2
+    res = clear(load_snapshot(doc), OPTS)
+    assert res.unmet == []
+    assert sum(a.mw for a in res.awards) == pytest.approx(6.0, rel=1e-3)
+    assert res.delivery[0]["guaranteed_mw"] == pytest.approx(3.0, rel=1e-3)
+    # and it holds: P(share * 6 >= 3) >= 0.9 for the all-or-nothing delivery (0.95)
+    assert res.delivery[0]["p_met"] >= 0.9
