@@ -83,5 +83,7 @@ DISPATCH: dict[str, str] = {
     NOT_NEEDED: "nothing of the request was left to serve",
 }
 DISPATCH_REASONS: tuple[str, ...] = tuple(DISPATCH)
-# the new codes join the platform's table; shared codes keep the clearing's wording there
+# the new codes join the platform's table (and REASONS); shared codes keep the clearing's
+# wording there
 REASON_TEXT.update({k: v for k, v in DISPATCH.items() if k not in REASON_TEXT})
+REASONS = tuple(REASON_TEXT)
