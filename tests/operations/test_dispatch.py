@@ -175,3 +175,36 @@ def test_conflicts_seen_by_the_parties_only(client, db, ops, queued):
     assert client.get(f"{API}/conflicts/{cid}", headers=ops["fsp1"].h).status_code == 404
     assert client.get(f"{API}/conflicts", headers=ops["fsp1"].h).json()["total"] == 0
     assert scan(db) == 0  # found again, recorded once
+
+
+def test_day_ahead_requests_wait_for_the_batch(client, db, ops, queued):
+    from sqlalchemy import select
+
+    from flexplatform.competition.models import Market, Need
+    from flexplatform.db import run_after_commit
+    from flexplatform.operations.instructions import sweep
+    from flexplatform.operations.models import DispatchRun, UtilisationRequest
+    from flexplatform.operations.rules import rules_for
+
+    need = db.get(Need, ops["needs"]["mo2"])  # secure: day-ahead notice, batched
+    m = db.get(Market, need.market_id)
+    req = UtilisationRequest(mo_id=m.mo_id, market_id=m.id, need_id=need.id,
+                             product_code="secure", zone_code="CMZ_NORTH", direction="up",
+                             period_start=ops["start"], period_end=ops["start"] + HALF, mw=1.0,
+                             mode="scheduled", covered_mw=[0.0])
+    db.add(req)
+    db.commit()
+    from flexplatform.governance.models import Product
+    batch = rules_for(db.get(Product, "secure")).batch_at(ops["start"])
+    assert sweep(db, now=batch - dt.timedelta(minutes=1))["batched"] == 0
+    db.commit()
+    assert sweep(db, now=batch)["batched"] == 1
+    db.commit()
+    run_after_commit(db)
+    assert sweep(db, now=batch)["batched"] == 0  # taken once
+    db.commit()
+    assert drain(db, queued) == 1
+    run = db.scalars(select(DispatchRun)).one()
+    assert run.trigger == "scheduled" and run.status == "done"
+    db.refresh(req)
+    assert req.status == "dispatched" and req.last_run_id == run.id
