@@ -208,3 +208,31 @@ def test_day_ahead_requests_wait_for_the_batch(client, db, ops, queued):
     assert run.trigger == "scheduled" and run.status == "done"
     db.refresh(req)
     assert req.status == "dispatched" and req.last_run_id == run.id
+
+
+def test_opposite_directions_in_one_zone_resolved_by_primacy(client, db, ops, queued):
+    from flexplatform.competition.models import Market, Need
+    from flexplatform.operations.conflicts import check_request
+    from flexplatform.operations.models import UtilisationRequest
+
+    def req(who, direction, priority):
+        need = db.get(Need, ops["needs"][who])
+        m = db.get(Market, need.market_id)
+        r = UtilisationRequest(mo_id=m.mo_id, market_id=m.id, need_id=need.id,
+                               product_code=need.product_code, zone_code="CMZ_NORTH",
+                               direction=direction, period_start=ops["start"],
+                               period_end=ops["start"] + 2 * HALF, mw=1.0, priority=priority,
+                               covered_mw=[0.0, 0.0])
+        db.add(r)
+        db.flush()
+        return r
+
+    up = req("mo1", "up", 1)
+    down = req("mo2", "down", 2)
+    [c] = check_request(db, down)
+    assert c.kind == "opposite_directions" and c.status == "resolved"
+    assert c.resolution == f"primacy:{up.id}" and "priority 1" in c.rationale
+    assert check_request(db, down) == []  # one record per situation
+    db.commit()
+    for who, n in (("mo1", 1), ("mo2", 1), ("fsp1", 0), ("reg", 1)):
+        assert client.get(f"{API}/conflicts", headers=ops[who].h).json()["total"] == n
