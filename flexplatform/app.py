@@ -239,11 +239,15 @@ def _document_problems(app: FastAPI) -> None:
 
 def create_app() -> FastAPI:
     from flexplatform.competition.routes import router as competition_router
+    from flexplatform.competition.transfer_routes import router as transfer_router
     from flexplatform.exploration.routes import router as exploration_router
     from flexplatform.governance.routes import router as governance_router
+    from flexplatform.openadr.routes import router as openadr_router
     from flexplatform.operations.routes import router as operations_router
     from flexplatform.registration.routes import router as registration_router
     from flexplatform.reporting.routes import router as reporting_router
+    from flexplatform.reporting.settlement_routes import router as settlement_router
+    from flexplatform.transparency.routes import router as transparency_router
 
     app = FastAPI(
         title="Flexplatform",
@@ -319,8 +323,17 @@ def create_app() -> FastAPI:
                 "tasks": "eager" if get_settings().eager else "celery"}
 
     for r in (registration_router, exploration_router, competition_router, governance_router,
-              reporting_router, operations_router):
+              reporting_router, operations_router, transfer_router,
+              settlement_router, openadr_router):
         app.include_router(r, prefix=API)
+    app.include_router(transparency_router, prefix=API)
+    from flexplatform import auth
+    from flexplatform.transparency.monitoring import record_auth_failure
+    from flexplatform.transparency.routes_monitoring import router as monitoring_router
+
+    app.include_router(monitoring_router, prefix=API)
+    if record_auth_failure not in auth.ON_REFUSED:
+        auth.ON_REFUSED.append(record_auth_failure)
     _document_problems(app)
     # The dashboard at / (pages, static files, HTML error pages off the API paths).
     from flexplatform.web.routes import install as install_web

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -87,15 +87,31 @@ def _parse(header: str | None) -> tuple[str, str] | None:
     return prefix, secret
 
 
+# Called with (session, key prefix or None, reason) for every refused key, before the 401:
+# market monitoring registers its recorder here (app.py), so core code imports no stage.
+ON_REFUSED: list[Callable[[Session, str | None, str], None]] = []
+
+
+def _refused(session: Session, prefix: str | None, reason: str) -> None:
+    for hook in ON_REFUSED:
+        hook(session, prefix, reason)
+
+
 def authenticate(session: Session, header: str | None) -> Principal | None:
-    parsed = _parse(header)
+    try:
+        parsed = _parse(header)
+    except Unauthenticated:
+        _refused(session, None, "malformed")
+        raise
     if parsed is None:
         return None
     prefix, secret = parsed
     key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     if key is None or key.revoked_at is not None:
+        _refused(session, prefix, "unknown" if key is None else "revoked")
         raise Unauthenticated("unknown or revoked API key")
     if not hmac.compare_digest(key.secret_hash, hash_secret(secret)):
+        _refused(session, prefix, "bad_secret")
         raise Unauthenticated("unknown or revoked API key")
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:

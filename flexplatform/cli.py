@@ -245,5 +245,43 @@ def meter_import(
     typer.echo(json.dumps(out.__dict__, indent=2, default=str))
 
 
+carbon_app = typer.Typer(help="Grid carbon intensities.", no_args_is_help=True)
+app.add_typer(carbon_app, name="carbon")
+
+
+@carbon_app.command("import")
+def carbon_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    source: Annotated[str | None, typer.Option(
+        help="provenance stored with each value (default: the file name)")] = None,
+) -> None:
+    """Import a Carbon Intensity API JSON response (national /intensity or regional
+    /regional shapes; see docs/transparency.md), all or nothing."""
+    import json
+
+    from flexplatform.db import unit_of_work
+    from flexplatform.errors import DomainError
+    from flexplatform.transparency.carbon import import_document
+
+    try:
+        doc = json.loads(file.read_bytes())
+    except (ValueError, OSError) as e:
+        typer.echo(f"cannot read {file}: {e}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        with unit_of_work() as s:
+            out = import_document(s, doc, source or f"Carbon Intensity API file {file.name}")
+    except DomainError as e:
+        typer.echo(f"{e.title}: {e.detail}", err=True)
+        for err in e.errors:
+            typer.echo(f"  {err.get('pointer', '')}: {err['message']}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(out.__dict__, indent=2, default=str))
+
+
+from flexplatform.openadr.cli import register as _register_openadr  # noqa: E402
+
+_register_openadr(app, _upgrade, _require_audit_key)
+
 if __name__ == "__main__":
     app()

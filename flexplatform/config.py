@@ -73,6 +73,15 @@ class Settings(BaseSettings):
     # How often beat (or the embedded scheduler) signs a checkpoint of the chain's head: a
     # rewritten or truncated tail older than this is caught by `audit verify`.
     audit_checkpoint_seconds: float = Field(default=900.0, gt=0)
+    # Settlement calendar (verify D-5, settle ended periods, restart lost runs) and dispute
+    # deadline reminders: beat cadences, seconds.
+    settlement_calendar_seconds: float = Field(default=3600.0, gt=0)
+    dispute_reminder_seconds: float = Field(default=3600.0, gt=0)
+    # Meters per settlement shard task (frozen into a run's spec when it is taken).
+    settlement_shard_meters: int = Field(default=2000, ge=1, le=1_000_000)
+    # Market monitoring: the rules run over the last N days at this cadence (seconds).
+    monitoring_scan_seconds: float = Field(default=3600.0, gt=0)
+    monitoring_window_days: int = Field(default=7, gt=0, le=366)
     # Prefix for every Redis key of the broker and result backend, so several deployments
     # or test runs can share one Redis database.
     redis_key_prefix: str = ""
@@ -81,6 +90,17 @@ class Settings(BaseSettings):
     webhook_allow_insecure: bool = False
     # Dashboard sign-in sessions end this long after sign-in, whatever the activity.
     web_session_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
+
+    # Transparency (docs/transparency.md). A public cell (price or volume) backed by fewer
+    # distinct FSPs than this is suppressed, so no one FSP's prices can be read off it.
+    public_min_fsps: int = Field(default=3, ge=1, le=100)
+    # Carbon report netting: storage is recharged with delivered / efficiency at the day's
+    # mean intensity; demand turn-down comes back as this fraction in the next hours.
+    carbon_recharge_efficiency: float = Field(default=0.85, gt=0, le=1)
+    carbon_rebound_fraction: float = Field(default=1.0, ge=0, le=1)
+    carbon_rebound_halfhours: int = Field(default=4, ge=1, le=48)
+    # The widest time range one report or open-data request may cover.
+    transparency_max_days: int = Field(default=366, ge=1, le=3660)
 
     @property
     def resolved_database_url(self) -> str:

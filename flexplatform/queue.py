@@ -17,7 +17,9 @@ from celery import Celery
 from flexplatform.config import get_settings
 
 # The worker entry point (its configured Celery app becomes current) and its tasks.
-TASK_MODULES = ("workers.app", "workers.tasks", "workers.operations")
+TASK_MODULES = ("workers.app", "workers.tasks", "workers.operations", "workers.reporting",
+                "workers.transparency", "workers.trading",
+                "workers.monitoring")
 log = logging.getLogger(__name__)
 
 

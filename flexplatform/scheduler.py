@@ -26,6 +26,13 @@ def schedule(settings: Settings | None = None) -> dict[str, tuple[str, float]]:
         "audit-checkpoint": ("flex.audit.checkpoint", s.audit_checkpoint_seconds),
         "operations-sweep": ("flex.operations.sweep", s.gate_scan_seconds),
         "operations-conflict-scan": ("flex.operations.conflict_scan", 15 * 60.0),
+        "transfer-deadline-scan": ("flex.trading.scan_transfers", s.gate_scan_seconds),
+        "transfer-approval-expiry": ("flex.trading.expire_approvals", s.gate_scan_seconds),
+        "settlement-calendar": ("flex.reporting.settlement_calendar",
+                                s.settlement_calendar_seconds),
+        "dispute-reminders": ("flex.reporting.dispute_reminders", s.dispute_reminder_seconds),
+        "transparency-report-scan": ("flex.transparency.scan_reports", 5 * 60.0),
+        "market-monitoring": ("flex.monitoring.scan", s.monitoring_scan_seconds),
     }
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from .extract import Summary, extract, summarise
 from .holds import holds_ok
 from .lexicographic import solve_decomposed
-from .model import MatrixModel, build_matrix
+from .model import MatrixModel, build_matrix, complete, feasible
 from .monolithic import solve_monolithic
 from .problem import Problem, prepare
 from .result import ClearingOptions, ClearingResult
@@ -56,8 +56,21 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
         raise ValueError(f"unknown method {opts.method!r} (use one of {', '.join(METHODS)})")
     if opts.backend not in BACKENDS:
         raise ValueError(f"unknown backend {opts.backend!r} (use one of {', '.join(BACKENDS)})")
+    if snap.version >= 2:  # confidence levels and the delivery report (docs/probabilistic.md)
+        from .probabilistic import clear_v2
+
+        return clear_v2(snap, opts)
     t0 = time.perf_counter()
-    prob = prepare(snap)
+    return clear_problem(prepare(snap), opts, t0)
+
+
+def clear_problem(prob: Problem, opts: ClearingOptions, t0: float,
+                  start: np.ndarray | None = None) -> ClearingResult:
+    """`clear` from prepared arrays (`prob`, whose coverage coefficients a caller may have
+    set: `Problem.x_rel`), the call's clock started at `t0`. `start`: awards per x column
+    of an earlier clearing of the same market (the chance iteration's last), used instead of
+    the merit-order start where they are feasible."""
+    snap = prob.snapshot
     t_prep = time.perf_counter()
     mm = build_matrix(prob)
     t_matrix = time.perf_counter()
@@ -67,7 +80,7 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
     if _decomposed(opts, mm, snap.rules.primacy):
         stats["method"] = "decomposed"
         t_built = time.perf_counter()
-        floor = merit_order_start(snap, prob, mm)
+        floor = _start(snap, prob, mm, start)
         stats["start_s"] = time.perf_counter() - t_built
         try:
             run = solve_decomposed(prob, mm, opts, t0, t_built)
@@ -80,7 +93,7 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
             return ClearingResult(status="error", message=f"model load failed: {e}")
         t_built = time.perf_counter()
         stats["load_s"] = t_built - t_matrix
-        floor = merit_order_start(snap, prob, mm)
+        floor = _start(snap, prob, mm, start)
         stats["start_s"] = time.perf_counter() - t_built
         try:
             # an LP (no integer columns) starts from the empty clearing: its optimum is found
@@ -90,6 +103,15 @@ def clear(snapshot: Snapshot | dict, options: ClearingOptions | None = None) -> 
         except SolveFailed as f:
             return _failed(f, t_built - t0, time.perf_counter() - t_built, stats)
     return _finish(prob, mm, run, floor, t0, stats)
+
+
+def _start(snap: Snapshot, prob: Problem, mm: MatrixModel, start: np.ndarray | None
+           ) -> np.ndarray | None:
+    if start is not None:
+        v = complete(prob, mm, start)
+        if feasible(mm, v):
+            return v
+    return merit_order_start(snap, prob, mm)
 
 
 def _decomposed(opts: ClearingOptions, mm: MatrixModel, primacy: str) -> bool:

@@ -78,7 +78,8 @@ def _components(snap: Snapshot) -> list[tuple[list[int], list[int], list[int]]]:
 
 
 def _subset(snap: Snapshot, assets: list[int], needs: list[int], bids: list[int]) -> Snapshot:
-    return Snapshot(period_minutes=snap.period_minutes, periods=snap.periods,
+    return Snapshot(version=snap.version, period_minutes=snap.period_minutes,
+                    periods=snap.periods,
                     assets=tuple(snap.assets[i] for i in sorted(assets)),
                     needs=tuple(snap.needs[i] for i in sorted(needs)),
                     bids=tuple(snap.bids[i] for i in sorted(bids)), rules=snap.rules)
@@ -146,6 +147,8 @@ def merge_results(results: list[ClearingResult]) -> ClearingResult:
         stages=[Stage(p, round(v, 9)) for p, v in sorted(stages.items())],
         timing=_sum_timing(results), message="; ".join(msgs) or None,
         stats={"parts": len(results)},
+        delivery=None if all(r.delivery is None for r in results)
+        else [d for r in results for d in (r.delivery or [])],
     )
 
 

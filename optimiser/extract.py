@@ -48,11 +48,13 @@ def summarise(prob: Problem, mm: MatrixModel, x: np.ndarray | None) -> Summary:
     dh = prob.dh
     xval = clean(x[mm.blocks["x"]], prob) if (x is not None and prob.nx) else np.zeros(prob.nx)
     on = np.flatnonzero(xval > 0)
-    xa = prob.bid_asset[prob.x_bid]
-    # unmet recomputed from awards: u = max(0, mw - sum rel * x)
+    # unmet recomputed from awards: u = max(0, mw - sum rel * x); chance-constrained rows
+    # by their exact bound, not the linearisation the solver saw (chance.ChanceCover)
     covered = np.zeros(prob.nu)
     if prob.nx:
-        np.add.at(covered, prob.x_cov[on], prob.asset_rel[xa[on]] * xval[on])
+        np.add.at(covered, prob.x_cov[on], prob.cover_coef[on] * xval[on])
+    if prob.chance is not None:
+        covered = prob.chance.cover(xval, covered)
     unmet = np.maximum(prob.u_mw - covered, 0.0)
     unmet[unmet < MW_EPS] = 0.0
     unmet = np.round(unmet, 9)

@@ -136,7 +136,7 @@ def build_matrix(prob: Problem) -> MatrixModel:
     ux = bld.add_cols("u", np.zeros(nu), prob.u_mw, dh * pen[prob.u_need] if nu else [], False)
 
     # 5. coverage: sum rel * x + u >= mw
-    rel = prob.asset_rel[xa] if nx else np.zeros(0)
+    rel = prob.cover_coef if nx else np.zeros(0)
     bld.add_rows("coverage", prob.u_mw, INF, [(prob.x_cov, ar, rel),
                                               (np.arange(nu), ux + np.arange(nu), 1.0)])
 
@@ -301,10 +301,12 @@ def complete(prob: Problem, mm: MatrixModel, xs: np.ndarray) -> np.ndarray:
     the binaries they imply (`MatrixModel.x_link`). Feasible whenever the awards are."""
     covered = np.zeros(prob.nu)
     if prob.nx:
-        np.add.at(covered, prob.x_cov, prob.asset_rel[prob.bid_asset[prob.x_bid]] * xs)
+        np.add.at(covered, prob.x_cov, prob.cover_coef * xs)
     v = np.zeros(mm.ncols)
     v[mm.blocks["x"]] = xs
-    v[mm.blocks["u"]] = np.maximum(prob.u_mw - covered, 0.0)
+    # (a chance-constrained coefficient can be negative: u stays within its bound, the row
+    # then shows the awards infeasible)
+    v[mm.blocks["u"]] = np.minimum(np.maximum(prob.u_mw - covered, 0.0), prob.u_mw)
     on = xs > 0
     link = mm.x_link
     for k in ("y", "z", "s"):

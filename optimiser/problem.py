@@ -8,6 +8,7 @@ is decided here too, because the index sets (which `x[b,t]` exist at all) depend
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -62,6 +63,18 @@ class Problem:
     x_cov: np.ndarray           # coverage row (== u index) of each x
     products: list[str]
     groups: list[str]
+    # coverage coefficient per x column: None is the asset's reliability (version 1, and the
+    # expected-value rule); the chance-constrained clearing sets its own (chance.py)
+    x_rel: np.ndarray | None = None
+    # the exact coverage of chance-constrained rows (chance.ChanceCover), read by `summarise`
+    chance: Any = None
+
+    @property
+    def cover_coef(self) -> np.ndarray:
+        """Coverage coefficient of each x column (spec rule 5: the asset's reliability)."""
+        if self.x_rel is not None:
+            return self.x_rel
+        return self.asset_rel[self.bid_asset[self.x_bid]]
 
     @property
     def nx(self) -> int:

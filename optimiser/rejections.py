@@ -133,9 +133,8 @@ def _covered_cheaper(prob: Problem, on: np.ndarray, unmet: np.ndarray) -> np.nda
     """Per x column: its need-period is fully met, and by awards each costing no more per MW
     of need covered than that column's bid."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        per_cover = np.where(prob.asset_rel[prob.bid_asset[prob.x_bid]] > 0,
-                             prob.bid_cost[prob.x_bid]
-                             / prob.asset_rel[prob.bid_asset[prob.x_bid]], np.inf)
+        rel = prob.cover_coef
+        per_cover = np.where(rel > 0, prob.bid_cost[prob.x_bid] / rel, np.inf)
     dearest = np.full(prob.nu, -np.inf)
     np.maximum.at(dearest, prob.x_cov[on], per_cover[on])
     return (unmet[prob.x_cov] <= 0) & (dearest[prob.x_cov] <= per_cover + NUM_EPS)

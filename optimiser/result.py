@@ -88,12 +88,15 @@ class ClearingResult:
     stages: list[Stage] = field(default_factory=list)
     timing: dict[str, float] = field(default_factory=lambda: {"build_s": 0.0, "solve_s": 0.0})
     message: str | None = None
+    # version 2 (docs/probabilistic.md): per need-period expected delivery, 5th percentile
+    # and confidence; None for a version-1 snapshot, whose result is unchanged
+    delivery: list[dict[str, Any]] | None = None
     # not part of the JSON: model size and finer timing, for benchmarks and logs
     stats: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "version": 1, "status": self.status, "mip_gap": self.mip_gap,
+            "version": 1 if self.delivery is None else 2, "status": self.status, "mip_gap": self.mip_gap,
             "objective": self.objective, "cost": dict(self.cost),
             "awards": [{"bid": a.bid, "period": a.period, "mw": a.mw, "price": a.price}
                        for a in self.awards],
@@ -106,6 +109,8 @@ class ClearingResult:
         }
         if self.status == "error" or self.message:
             d["message"] = self.message or ""
+        if self.delivery is not None:
+            d["delivery"] = [dict(r) for r in self.delivery]
         return d
 
     @classmethod
@@ -121,6 +126,7 @@ class ClearingResult:
                     for p in d["prices"]],
             stages=[Stage(s["priority"], s["unmet_mwh"]) for s in d["stages"]],
             timing=dict(d.get("timing", {})), message=d.get("message"),
+            delivery=d.get("delivery"),
         )
 
     def to_json(self, path: str | Path | None = None) -> str:

@@ -1,4 +1,9 @@
-"""Typed market snapshot (market-snapshot-v1) and its validation.
+"""Typed market snapshot (market-snapshot-v1, and its version 2) and its validation.
+
+Version 2 (docs/probabilistic.md) adds, all optional: per asset the Beta posterior of its
+delivery (`reliability_alpha`, `reliability_beta`), and in the rules a confidence level per
+product (`confidence`) and the bound that enforces it (`confidence_bound`). A version-1
+document cannot carry them (each is reported), and parses to exactly what it did before.
 
 Validation collects *every* problem before raising, because the people fixing a snapshot
 (an MO, an auditor re-running a clearing) need the whole list at once, not one traceback
@@ -19,21 +24,33 @@ from typing import Any
 DIRECTIONS = ("up", "down")
 PRIMACY = ("lexicographic", "weighted")
 PRICING = ("pay_as_bid", "pay_as_clear")
+VERSIONS = (1, 2)
+CONFIDENCE_BOUNDS = ("sub_gaussian", "normal")  # optimiser/chance.py
+MEAN_TOL = 1e-6  # reliability given beside alpha and beta must be their mean to this
 
 
-class SnapshotError(ValueError):
-    """A snapshot that does not conform to market-snapshot-v1.
+class DocumentError(ValueError):
+    """A document (snapshot, request) that does not conform to its format: every problem,
+    never only the first, so one fix-and-resend round is enough.
 
     `problems` is a list of dicts with `path`, `id` (may be None), `field` and `message`.
     """
 
+    what = "document"
+
     def __init__(self, problems: list[dict[str, Any]]):
         self.problems = problems
-        lines = [f"invalid snapshot: {len(problems)} problem(s)"]
+        lines = [f"invalid {self.what}: {len(problems)} problem(s)"]
         for p in problems:
             who = f" (id {p['id']})" if p.get("id") is not None else ""
             lines.append(f"  {p['path']}{who}: {p['message']}")
         super().__init__("\n".join(lines))
+
+
+class SnapshotError(DocumentError):
+    """A snapshot that does not conform to market-snapshot-v1."""
+
+    what = "snapshot"
 
 
 @dataclass(frozen=True)
@@ -47,14 +64,20 @@ class Asset:
     emission_t_per_mwh: float = 0.0
     reliability: float = 1.0
     unavailable_periods: tuple[int, ...] = ()
+    reliability_alpha: float | None = None  # version 2: Beta posterior of delivery
+    reliability_beta: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "id": self.id, "fsp": self.fsp, "zone": self.zone, "technology": self.technology,
             "up_mw": self.up_mw, "down_mw": self.down_mw,
             "emission_t_per_mwh": self.emission_t_per_mwh, "reliability": self.reliability,
             "unavailable_periods": list(self.unavailable_periods),
         }
+        if self.reliability_alpha is not None:
+            d["reliability_alpha"] = self.reliability_alpha
+            d["reliability_beta"] = self.reliability_beta
+        return d
 
 
 @dataclass(frozen=True)
@@ -113,12 +136,23 @@ class Rules:
     primacy: str = "lexicographic"
     pricing: str = "pay_as_bid"
     carbon_price: float = 0.0
+    # version 2: product -> confidence level; a product not listed clears on expected value
+    confidence: tuple[tuple[str, float], ...] = ()
+    confidence_bound: str = "sub_gaussian"
+
+    def level(self, product: str) -> float | None:
+        return dict(self.confidence).get(product)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "incompatible_products": [list(p) for p in self.incompatible_products],
             "primacy": self.primacy, "pricing": self.pricing, "carbon_price": self.carbon_price,
         }
+        if self.confidence:
+            d["confidence"] = dict(self.confidence)
+        if self.confidence_bound != "sub_gaussian":
+            d["confidence_bound"] = self.confidence_bound
+        return d
 
 
 @dataclass(frozen=True)
@@ -265,8 +299,9 @@ def parse_snapshot(doc: Any) -> Snapshot:
         raise SnapshotError([{"path": "$", "id": None, "field": None,
                               "message": "snapshot must be a JSON object"}])
     version = doc.get("version")
-    if version != 1 or isinstance(version, bool):
-        c.add("version", None, "version", f"must be 1, got {version!r}")
+    if version not in VERSIONS or isinstance(version, bool):
+        c.add("version", None, "version", f"must be 1 or 2, got {version!r}")
+        version = 1
     pm = c.get(doc, "period_minutes", "$", None, "num", default=30.0)
     if pm is not None and pm <= 0:
         c.add("$.period_minutes", None, "period_minutes", "must be > 0")
@@ -300,6 +335,7 @@ def parse_snapshot(doc: Any) -> Snapshot:
             c.add(f"{p}.unavailable_periods", id_, "unavailable_periods",
                   f"must be a list of period indexes in 0..{T - 1}")
             unav = []
+        alpha, beta, mean = asset_posterior(c, a, p, id_, version)
         assets.append(Asset(
             id=id_, zone=c.get(a, "zone", p, id_, "str"),
             up_mw=c.get(a, "up_mw", p, id_, "num", minimum=0, default=0.0),
@@ -308,9 +344,10 @@ def parse_snapshot(doc: Any) -> Snapshot:
             technology=c.get(a, "technology", p, id_, "str?", required=False),
             emission_t_per_mwh=c.get(a, "emission_t_per_mwh", p, id_, "num", required=False,
                                      default=0.0, minimum=0),
-            reliability=c.get(a, "reliability", p, id_, "num", required=False, default=1.0,
-                              minimum=0, maximum=1),
+            reliability=c.get(a, "reliability", p, id_, "num", required=False,
+                              default=1.0 if mean is None else mean, minimum=0, maximum=1),
             unavailable_periods=tuple(sorted(set(unav))),
+            reliability_alpha=alpha, reliability_beta=beta,
         ))
     unique(c, "assets", [(i, a.id) for i, a in enumerate(assets)])
 
@@ -377,30 +414,102 @@ def parse_snapshot(doc: Any) -> Snapshot:
                       default="pay_as_bid"),
         carbon_price=c.get(r, "carbon_price", "rules", None, "num", required=False,
                            default=0.0, minimum=0),
+        **confidence_rules(c, r, version),
     )
     if c.problems:
         raise SnapshotError(c.problems)
-    return Snapshot(version=1, period_minutes=pm, periods=tuple(periods), assets=tuple(assets),
+    return Snapshot(version=version, period_minutes=pm, periods=tuple(periods), assets=tuple(assets),
                     needs=tuple(needs), bids=tuple(bids), rules=rules)
+
+
+def read_document(doc: Any, error: type[Exception]) -> Any:
+    """The parsed JSON a dict, JSON text or file path holds (anything else as given), for
+    every engine's loader; a file that cannot be read or text that is not JSON raises
+    ``error`` with one problem at ``$``, in the shape the validators list."""
+
+    def fail(message: str) -> Exception:
+        return error([{"path": "$", "id": None, "field": None, "message": message}])
+
+    if not isinstance(doc, (str, Path)):
+        return doc
+    if isinstance(doc, Path) or not doc.lstrip().startswith("{"):
+        try:
+            text = Path(doc).read_text()
+        except OSError as e:
+            raise fail(f"cannot read {doc}: {e}") from None
+    else:
+        text = doc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise fail(f"not valid JSON: {e}") from None
+
+
+def asset_posterior(c: Collector, a: dict, p: str, id_: Any, version: int
+                    ) -> tuple[float | None, float | None, float | None]:
+    """(alpha, beta, their mean) of an asset's version-2 fields, every problem collected;
+    (None, None, None) when absent or invalid."""
+    given = [k for k in ("reliability_alpha", "reliability_beta") if a.get(k) is not None]
+    if not given:
+        return None, None, None
+    if version < 2:
+        for k in given:
+            c.add(f"{p}.{k}", id_, k, "requires snapshot version 2")
+        return None, None, None
+    if len(given) == 1:
+        other = ({"reliability_alpha", "reliability_beta"} - set(given)).pop()
+        c.add(f"{p}.{other}", id_, other, f"is required with {given[0]}")
+        return None, None, None
+    n = len(c.problems)
+    alpha = c.get(a, "reliability_alpha", p, id_, "num")
+    beta = c.get(a, "reliability_beta", p, id_, "num")
+    for k, v in (("reliability_alpha", alpha), ("reliability_beta", beta)):
+        if v is not None and v <= 0:
+            c.add(f"{p}.{k}", id_, k, f"must be > 0, got {v}")
+    if len(c.problems) > n:
+        return None, None, None
+    mean = alpha / (alpha + beta)
+    rel = a.get("reliability")
+    if is_num(rel) and abs(float(rel) - mean) > MEAN_TOL:
+        c.add(f"{p}.reliability", id_, "reliability",
+              f"must be reliability_alpha / (reliability_alpha + reliability_beta) = "
+              f"{mean:.6f} when those are given, got {rel}")
+    return alpha, beta, mean
+
+
+def confidence_rules(c: Collector, r: dict, version: int) -> dict[str, Any]:
+    """The version-2 rules `confidence` and `confidence_bound`, every problem collected."""
+    out: dict[str, Any] = {}
+    conf = r.get("confidence")
+    bound = r.get("confidence_bound")
+    if version < 2:
+        for k, v in (("confidence", conf), ("confidence_bound", bound)):
+            if v is not None:
+                c.add(f"rules.{k}", None, k, "requires snapshot version 2")
+        return out
+    if conf is not None:
+        if not isinstance(conf, dict):
+            c.add("rules.confidence", None, "confidence",
+                  "must be an object of product name -> confidence level")
+        else:
+            levels = []
+            for prod, lv in conf.items():
+                if not prod:
+                    c.add("rules.confidence", None, "confidence", "product names must be non-empty")
+                elif not is_num(lv) or not 0.5 <= lv < 1.0:
+                    c.add(f"rules.confidence.{prod}", None, "confidence",
+                          f"must be a number in [0.5, 1), got {lv!r}")
+                else:
+                    levels.append((prod, float(lv)))
+            out["confidence"] = tuple(levels)
+    if bound is not None:
+        out["confidence_bound"] = c.get(r, "confidence_bound", "rules", None, "str",
+                                        choices=CONFIDENCE_BOUNDS, default="sub_gaussian")
+    return out
 
 
 def load_snapshot(doc: dict | str | Path) -> Snapshot:
     """Load from a dict, a JSON string, or a path to a JSON file; validate fully."""
     if isinstance(doc, Snapshot):
         return doc
-    if isinstance(doc, Path) or (isinstance(doc, str) and not doc.lstrip().startswith("{")):
-        try:
-            text = Path(doc).read_text()
-        except OSError as e:
-            raise SnapshotError([{"path": "$", "id": None, "field": None,
-                                  "message": f"cannot read {doc}: {e}"}]) from None
-    elif isinstance(doc, str):
-        text = doc
-    else:
-        return parse_snapshot(doc)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise SnapshotError([{"path": "$", "id": None, "field": None,
-                              "message": f"not valid JSON: {e}"}]) from None
-    return parse_snapshot(data)
+    return parse_snapshot(read_document(doc, SnapshotError))

@@ -12,11 +12,13 @@ ROOT = Path(__file__).parents[1]
 def test_compose_is_valid_and_complete():
     doc = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = doc["services"]
-    assert set(services) == {"postgres", "redis", "api", "worker", "beat"}
+    assert set(services) == {"postgres", "redis", "api", "worker", "beat", "vtn"}
     for name in ("postgres", "redis", "api"):
         assert "healthcheck" in services[name], name
     assert services["api"]["command"][:2] == ["flexplatform", "serve"]
-    for name in ("api", "worker", "beat"):
+    assert services["vtn"]["command"][:2] == ["flexplatform", "vtn"]
+    assert {"--cert", "--key", "--ca"} <= set(services["vtn"]["command"])  # TLS, never insecure
+    for name in ("api", "worker", "beat", "vtn"):
         env = services[name]["environment"]
         assert env["FLEX_DATABASE_URL"].startswith("postgresql://")
         assert env["FLEX_REDIS_URL"].startswith("redis://")

@@ -13,7 +13,8 @@ from celery import Celery
 from flexplatform.config import get_settings
 from flexplatform.scheduler import schedule
 
-TASK_MODULES = ("workers.tasks", "workers.operations")
+TASK_MODULES = ("workers.tasks", "workers.operations", "workers.reporting",
+                "workers.transparency", "workers.trading", "workers.monitoring")
 
 
 def make_celery() -> Celery:

@@ -61,7 +61,8 @@ def _pack(parts: list[Any], k: int) -> list[Any]:
         return parts
     bins = pack([len(p.bids) + len(p.needs) for p in parts], k)
     first = parts[0]
-    return [Snapshot(period_minutes=first.period_minutes, periods=first.periods,
+    return [Snapshot(version=first.version, period_minutes=first.period_minutes,
+                     periods=first.periods,
                      assets=tuple(a for i in b for a in parts[i].assets),
                      needs=tuple(n for i in b for n in parts[i].needs),
                      bids=tuple(x for i in b for x in parts[i].bids), rules=first.rules)

@@ -22,7 +22,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from flexplatform import audit, runs
-from flexplatform.competition import finality
+from flexplatform.competition import finality, reliability
 from flexplatform.competition import rules as rules_svc
 from flexplatform.competition.models import (
     LIVE_BID,
@@ -184,7 +184,9 @@ def _periods(markets: list[Market]) -> tuple[list[dt.datetime], dict[uuid.UUID, 
 
 
 def build_snapshot(session: Session, rnd: ClearingRound) -> dict[str, Any]:
-    """The market-snapshot-v1 document for a round, read straight from the database."""
+    """The market snapshot for a round, read straight from the database: version 1, or
+    version 2 with reliability posteriors when the rules set confidence levels
+    (`reliability.py`)."""
     market_ids = [uuid.UUID(x) for x in rnd.market_ids]
     markets = session.scalars(select(Market).where(Market.id.in_(market_ids))
                               .order_by(Market.id)).all()
@@ -227,6 +229,11 @@ def build_snapshot(session: Session, rnd: ClearingRound) -> dict[str, Any]:
                 Asset.down_mw, Asset.emission_t_per_mwh, Asset.reliability, Asset.status,
         ).where(Asset.id.in_(asset_ids[i : i + 5000]))):
             assets[a.id] = a
+    # a confidence level in the rules: version 2, reliability from verified delivery
+    version = 2 if rules.confidence else 1
+    post = (reliability.posteriors(session, {aid: assets[aid].technology_code
+                                             for aid in asset_ids}, rnd.created_at)
+            if version == 2 else {})
     asset_docs = []
     for aid in asset_ids:
         a = assets[aid]
@@ -237,6 +244,7 @@ def build_snapshot(session: Session, rnd: ClearingRound) -> dict[str, Any]:
             "technology": a.technology_code, "up_mw": a.up_mw, "down_mw": a.down_mw,
             "emission_t_per_mwh": a.emission_t_per_mwh, "reliability": a.reliability,
             "unavailable_periods": list(range(T)) if gone else [],
+            **(post[aid].snapshot_fields() if version == 2 else {}),
         })
     bid_docs = []
     for b in bids:
@@ -250,7 +258,7 @@ def build_snapshot(session: Session, rnd: ClearingRound) -> dict[str, Any]:
             "all_or_nothing": b.all_or_nothing, "exclusive_group": group,
         })
     return {
-        "version": 1, "period_minutes": 30,
+        "version": version, "period_minutes": 30,
         "periods": [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in axis],
         "assets": asset_docs, "needs": need_docs, "bids": bid_docs,
         "rules": rules_svc.snapshot_rules(rules),

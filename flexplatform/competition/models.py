@@ -227,6 +227,10 @@ class Contract(Base):
     availability_price: Mapped[Decimal] = mapped_column(MONEY)
     utilisation_price: Mapped[Decimal] = mapped_column(MONEY)
     status: Mapped[str] = mapped_column(String(12), default="active")
+    # Secondary trading: the contract this one was split from, and the transfer that did it
+    # (plain columns: a plain ADD COLUMN is the one ALTER SQLite does without a rebuild).
+    transferred_from_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    transfer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
 
 
 class NeedOutcome(Base):

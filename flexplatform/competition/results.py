@@ -151,7 +151,9 @@ def schedule(session: Session, market_id: uuid.UUID, who: Principal) -> dict[str
     if m.status != MarketStatus.cleared:
         raise Conflict(f"market is {m.status.value}; the schedule exists once it has cleared")
     dh = Decimal(m.period_minutes) / Decimal(60)
-    contracts = session.scalars(select(Contract).where(Contract.market_id == m.id)
+    # A transferred contract lives on in the contracts split from it (secondary trading).
+    contracts = session.scalars(select(Contract).where(Contract.market_id == m.id,
+                                                       Contract.status != "transferred")
                                 .order_by(Contract.period_start)).all()
     outcomes = session.scalars(select(NeedOutcome).where(
         NeedOutcome.round_id == m.clearing_round_id,

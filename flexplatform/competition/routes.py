@@ -254,5 +254,7 @@ def run_clearing(session: SessionDep, who: AdminOnly):
 @router.get("/notifications", response_model=list[NotificationOut], tags=["notifications"],
             summary="The caller's notifications, newest first (mo, fsp, admin)")
 def notifications(session: SessionDep, who: AdminMoOrFsp,
-                  limit: Limit = 100, offset: Offset = 0):
-    return [NotificationOut.model_validate(n) for n in list_for(session, who.id, limit, offset)]
+                  limit: Limit = 100, offset: Offset = 0,
+                  kind: Annotated[str | None, Query(max_length=40)] = None):
+    return [NotificationOut.model_validate(n)
+            for n in list_for(session, who.id, limit, offset, kind=kind)]

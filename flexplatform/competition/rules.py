@@ -90,6 +90,10 @@ def priority_for(rules: Rules, product_code: str, operator_kind: str) -> int:
 
 
 def snapshot_rules(rules: Rules) -> dict[str, Any]:
-    return {"incompatible_products": [list(p) for p in rules.incompatible_products],
-            "primacy": rules.primacy, "pricing": rules.pricing,
-            "carbon_price": rules.carbon_price}
+    out = {"incompatible_products": [list(p) for p in rules.incompatible_products],
+           "primacy": rules.primacy, "pricing": rules.pricing,
+           "carbon_price": rules.carbon_price}
+    if rules.confidence:  # snapshot version 2 (competition/reliability.py)
+        out["confidence"] = dict(rules.confidence)
+        out["confidence_bound"] = rules.confidence_bound
+    return out

@@ -180,6 +180,11 @@ class Rules(Input):
     primacy_order: dict[str, Annotated[int, Field(ge=1, le=9)]] = Field(
         default_factory=lambda: {"dso": 1, "eso": 2, "supplier": 3})
     product_priority: dict[str, Annotated[int, Field(ge=1, le=9)]] = Field(default_factory=dict)
+    # Confidence level per product (docs/probabilistic.md): set, the round's snapshot is
+    # version 2 and carries each asset's reliability posterior from its verified deliveries.
+    confidence: dict[Code, Annotated[float, Field(ge=0.5, lt=1.0)]] = Field(
+        default_factory=dict, max_length=200)
+    confidence_bound: Literal["sub_gaussian", "normal"] = "sub_gaussian"
 
 
 class RuleSetIn(Input):
@@ -232,6 +237,8 @@ class HoldRerun(Input):
 
 
 class AwardOut(Output):
+    id: int
+    transferred_from_id: int | None = None
     bid_id: uuid.UUID
     need_id: uuid.UUID
     market_id: uuid.UUID

@@ -28,7 +28,7 @@ from flexplatform.competition.models import (
     Need,
 )
 from flexplatform.competition.schemas import BidAmend, BidIn, MarketIn, NeedIn
-from flexplatform.db import bulk_insert, utcnow
+from flexplatform.db import after_commit, bulk_insert, utcnow
 from flexplatform.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from flexplatform.governance.models import Direction, Product, Zone, ZoneKind
 from flexplatform.registration.models import Asset, Prequalification, PrequalStatus, Role
@@ -86,6 +86,8 @@ def create_market(session: Session, data: MarketIn, who: Principal) -> Market:
     audit.record(session, who.actor, "market.create", "market", m.id,
                  {"name": m.name, "needs": [str(n.id) for n in m.needs],
                   "status": m.status.value, "gate_close_at": m.gate_close_at})
+    if m.status == MarketStatus.open:
+        _alert_opportunities(session, m)
     return m
 
 
@@ -142,7 +144,18 @@ def transition(session: Session, market_id: uuid.UUID, action: str, who: Princip
             b.status = BidStatus.rejected
             b.reasons = [{"code": "market_cancelled", "message": "the MO cancelled the market"}]
     audit.record(session, who.actor, f"market.{action}", "market", m.id, {"status": target.value})
+    if target == MarketStatus.open:
+        _alert_opportunities(session, m)
     return m
+
+
+def _alert_opportunities(session: Session, m: Market) -> None:
+    """Once the market is open (committed), every FSP with a qualifying asset is told, with
+    the advice for it (transparency/advice.py, on a worker)."""
+    from flexplatform.queue import enqueue
+
+    mid = str(m.id)
+    after_commit(session, lambda: enqueue("flex.advice.opportunity_alerts", market_id=mid))
 
 
 # --- bids -------------------------------------------------------------------------------

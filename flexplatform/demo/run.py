@@ -33,8 +33,10 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from flexplatform.config import get_settings
 from flexplatform.db import reset_runtime
 from flexplatform.demo import data as dd
+from flexplatform.demo import monitoring as demo_monitoring
 from flexplatform.demo.plan import (
     EXPECTED_UTILISATION,
     LONDON,
@@ -50,6 +52,7 @@ from flexplatform.demo.report import (
     report_round,
     report_schedules,
 )
+from flexplatform.demo.transparency import report_transparency, stage_carbon
 
 API = "/api/v1"
 TERMS = "demo-2025.1"
@@ -427,7 +430,8 @@ def run_demo(fast: bool = False, fresh: bool = True, console: Console | None = N
                 cmzs = sorted({n.cmz_code for n, _ in plan["needs"]}
                               | {a["cmz"] for a in plan["assets"].values()})
                 stage_zones(api, st, cmzs)
-                done(stages[2], t0, f"{len(cmzs)} NGED CMZs")
+                carbon_msg = stage_carbon(api, st, cmzs)
+                done(stages[2], t0, f"{len(cmzs)} NGED CMZs; {carbon_msg}")
                 t0 = time.perf_counter()
                 step(stages[3])
                 stage_assets(api, st, plan, rng)
@@ -439,11 +443,16 @@ def run_demo(fast: bool = False, fresh: bool = True, console: Console | None = N
                 # Gate: a few seconds from now, enough for the bids below.
                 # Generous against the machine's pace so far (bids are one bulk call per FSP).
                 margin = min(10.0, max(2.0, 4 * (st.timings[stages[1]] + st.timings[stages[3]])))
+                # and for the advice shown below and the opportunity alerts (solved in-process)
+                margin += 5.0
                 gate_close = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=margin)).replace(
                     microsecond=0) + dt.timedelta(seconds=1)
                 stage_markets(api, st, plan, gate_close, start, end, fast)
                 done(stages[4], t0, f"{len(st.markets)} markets, {len(st.needs)} needs; gate "
                                     f"closes {gate_close:%H:%M:%S} UTC")
+                # Advice for one FSP's asset while the markets are open (demo/monitoring.py).
+                advised = st.assets[plan["stack"]]
+                advice_out = demo_monitoring.advise_one(api, st, advised)
                 t0 = time.perf_counter()
                 step(stages[5])
                 extra = stage_bids(api, st, plan)
@@ -459,7 +468,7 @@ def run_demo(fast: bool = False, fresh: bool = True, console: Console | None = N
                 if rnd.get("status") != "done":
                     raise DemoError(f"clearing round {rnd.get('id')} is {rnd.get('status')}: "
                                     f"{rnd.get('error') or rnd.get('hold_reason')}")
-                notes = sum(len(api("GET", "/notifications", p)) for p in
+                notes = sum(len(api("GET", "/notifications?kind=market.cleared", p)) for p in
                             [*st.mos.values(), *st.fsps.values()])
                 done(stages[7], t0, f"{notes} market.cleared notifications")
         calls = api.calls
@@ -472,11 +481,26 @@ def run_demo(fast: bool = False, fresh: bool = True, console: Console | None = N
 
             report_carbon(st, totals, console, DEFAULT_RULES.carbon_price)
             n_rej = report_rejections(api, st, console, extra)
+            from flexplatform.demo.transfer import report_transfer
+
+            trade = report_transfer(api, st, console)
+            demo_monitoring.report_advice(advice_out, st, advised, console)
             awards = api("GET", "/awards?limit=1", st.regulator)["total"]
             from flexplatform.demo.operations import run_operations
 
             ops_code = run_operations(api, st, console, rng)
-        if n_rej == 0 or awards == 0 or ops_code:
+            from flexplatform.demo.settle import stage_settlement
+
+            settled = stage_settlement(api, st, console)
+            if not settled.get("statements"):
+                code = 1
+            # The day ends with the regulator's carbon report and the market summary.
+            if not report_transparency(api, st, console, get_settings().var_dir / "demo-reports"):
+                code = 1
+            # Last, so the planted past event stays out of the day's dispatch and settlement.
+            flag = demo_monitoring.planted_power_rinse(api, st, console)
+        if (n_rej == 0 or awards == 0 or ops_code or flag is None
+                or (trade or {}).get("status") != "completed"):
             code = 1
         console.print(Panel.fit(
             f"{len(st.fsps)} FSPs, {len(st.assets)} assets, {len(st.bids)} bids, {awards} "

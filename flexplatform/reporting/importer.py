@@ -7,6 +7,7 @@ point (e.g. a data hub's file); with ``--as`` a participant's ownership and gran
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import uuid
 from pathlib import Path
@@ -40,13 +41,15 @@ def submitter(session: Session, participant_id: uuid.UUID | None) -> Principal |
 
 
 def import_file(session: Session, path: Path, fmt: str | None = None,
-                as_participant: uuid.UUID | None = None) -> Outcome:
+                as_participant: uuid.UUID | None = None, now: dt.datetime | None = None
+                ) -> Outcome:
+    """``now``: the clock periods must have ended by (the demo replays a day ahead)."""
     fmt = fmt or guess_format(path)
     who = submitter(session, as_participant)
     actor = Actor(id=str(who.id) if who else None, role="cli")
     ing = Ingest(session, MeterAccess(service.submit_lookup(session, who)),
                  source=f"file-{fmt}", submitted_by=who.id if who else None, actor=actor,
-                 filename=path.name[:300])
+                 filename=path.name[:300], now=now)
     if fmt == "csv":
         stream = CsvStream(file_chunks(path), ing.problems)
         ing.feed(stream)

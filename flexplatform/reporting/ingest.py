@@ -302,7 +302,21 @@ class Ingest:
                               "duplicates": out.duplicates, "first_period": out.first_period,
                               "last_period": out.last_period, "sha256": content_sha256,
                               "partitions_created": created})
+        self._verify_later(sub.id)
         return out
+
+    def _verify_later(self, submission_id: int) -> None:
+        """New versions re-verify the instructions on their meters, after the commit
+        (``workers/reporting.py``); without operations there is nothing to verify."""
+        from flexplatform.reporting import sources
+
+        if not sources.operations_available():
+            return
+        from flexplatform.db import after_commit
+        from flexplatform.queue import enqueue
+
+        after_commit(self.session, lambda: enqueue("flex.reporting.readings_arrived",
+                                                   submission_id=submission_id))
 
     def _refuse(self, conflicts: int) -> None:
         st = self._stage

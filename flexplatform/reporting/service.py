@@ -296,3 +296,12 @@ def readings_page(session: Session, mp: MeterPoint, start: dt.datetime, end: dt.
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = session.execute(q.limit(limit).offset(offset)).all()
     return rows, total
+
+
+def verifications_between(session: Session, start: dt.datetime, end: dt.datetime, *,
+                          fsp_id: uuid.UUID | None = None) -> list[Any]:
+    """The latest verification of each instruction-period in [start, end) (INTERFACES.md;
+    ``verification.verifications_between`` has the MO filter and every version)."""
+    from flexplatform.reporting.verification import verifications_between as between
+
+    return between(session, start, end, fsp_id=fsp_id)

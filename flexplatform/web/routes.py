@@ -27,7 +27,8 @@ from flexplatform.web.render import STATIC, redirect, render
 log = logging.getLogger("flexplatform.web")
 
 # Each module's ``router`` is included in this order; a new stage adds its module here.
-PAGE_MODULES = ("public", "mo", "fsp", "results", "regulator", "admin")
+PAGE_MODULES = ("public", "mo", "fsp", "results", "regulator", "admin", "trading",
+                "transparency", "instructions")
 NOT_PAGES = ("/api/", "/docs", "/redoc", "/static/")
 
 router = APIRouter(include_in_schema=False)

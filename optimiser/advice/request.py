@@ -18,27 +18,20 @@ from typing import Any
 from ..snapshot import (
     DIRECTIONS,
     Collector,
+    DocumentError,
     SnapshotError,
     is_num,
     parse_snapshot,
+    read_document,
     records,
     unique,
 )
 
 
-class AdviceRequestError(ValueError):
-    """A request that does not conform to advice-request-v1.
+class AdviceRequestError(DocumentError):
+    """A request that does not conform to advice-request-v1."""
 
-    `problems` is a list of dicts with `path`, `id` (may be None), `field` and `message`.
-    """
-
-    def __init__(self, problems: list[dict[str, Any]]):
-        self.problems = problems
-        lines = [f"invalid advice request: {len(problems)} problem(s)"]
-        for p in problems:
-            who = f" (id {p['id']})" if p.get("id") is not None else ""
-            lines.append(f"  {p['path']}{who}: {p['message']}")
-        super().__init__("\n".join(lines))
+    what = "advice request"
 
 
 @dataclass(frozen=True)
@@ -407,19 +400,4 @@ def load_advice_request(doc: dict | str | Path | AdviceRequest) -> AdviceRequest
     """
     if isinstance(doc, AdviceRequest):
         return doc
-    if isinstance(doc, Path) or (isinstance(doc, str) and not doc.lstrip().startswith("{")):
-        try:
-            text = Path(doc).read_text()
-        except OSError as e:
-            raise AdviceRequestError([{"path": "$", "id": None, "field": None,
-                                       "message": f"cannot read {doc}: {e}"}]) from None
-    elif isinstance(doc, str):
-        text = doc
-    else:
-        return parse_advice_request(doc)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise AdviceRequestError([{"path": "$", "id": None, "field": None,
-                                   "message": f"not valid JSON: {e}"}]) from None
-    return parse_advice_request(data)
+    return parse_advice_request(read_document(doc, AdviceRequestError))

@@ -23,12 +23,15 @@ def test_beat_and_the_embedded_scheduler_share_one_schedule():
     from flexplatform.scheduler import schedule
     from workers.app import make_celery
 
-    s = Settings(gate_scan_seconds=7, audit_checkpoint_seconds=11)
-    # Other stages add their own entries (operations' sweep and conflict scan...).
-    assert {k: schedule(s)[k] for k in ("gate-closure-scan", "audit-checkpoint")} == {
-        "gate-closure-scan": ("flex.competition.scan_gate_closures", 7),
-        "audit-checkpoint": ("flex.audit.checkpoint", 11)}
-    assert schedule(s)["operations-sweep"] == ("flex.operations.sweep", 7)
+    s = Settings(gate_scan_seconds=7, audit_checkpoint_seconds=11,
+                 settlement_calendar_seconds=13, dispute_reminder_seconds=17)
+    entries = schedule(s)
+    assert entries["gate-closure-scan"] == ("flex.competition.scan_gate_closures", 7)
+    assert entries["audit-checkpoint"] == ("flex.audit.checkpoint", 11)
+    assert entries["settlement-calendar"] == ("flex.reporting.settlement_calendar", 13)
+    assert entries["dispute-reminders"] == ("flex.reporting.dispute_reminders", 17)
+    assert entries["transparency-report-scan"] == ("flex.transparency.scan_reports", 300.0)
+    assert entries["operations-sweep"] == ("flex.operations.sweep", 7)
     beat = make_celery().conf.beat_schedule
     assert {k: (v["task"], v["schedule"]) for k, v in beat.items()} == schedule()
 

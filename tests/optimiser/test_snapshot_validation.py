@@ -38,7 +38,7 @@ def test_defaults_for_optional_fields():
 
 def test_all_problems_listed_in_one_error():
     doc = _doc()
-    doc["version"] = 2
+    doc["version"] = 3  # (2 exists since the probabilistic extension)
     doc["assets"].append(asset("A", up=-1))                 # duplicate id, negative MW
     doc["needs"][0]["direction"] = "sideways"
     doc["needs"][0]["mw"] = [1]                             # wrong length

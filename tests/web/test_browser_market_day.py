@@ -5,7 +5,8 @@ page that shows them once); the FSP accepts the terms and registers an asset by 
 the MO accepts the terms, creates a market with a need and opens it; the FSP finds the
 need among its opportunities and bids; the gate passes and the admin runs the clearing
 from its home page; the MO sees the cleared schedule with its chart and the rationale; the
-FSP sees its award. Every page visited passes the accessibility basics and is saved as a
+FSP sees its award; the MO calls for utilisation and the FSP accepts the dispatch
+instruction on its Instructions page. Every page visited passes the accessibility basics and is saved as a
 screenshot (tests/web/conftest.py: SCREENSHOTS).
 """
 
@@ -187,5 +188,31 @@ def test_market_day(contexts, live, app):
     nav(fsp, "Home").click()
     look(fsp, "14-fsp-home")
 
-    # Later stages continue the walk here as their pages land: the FSP accepts a dispatch
-    # instruction (operations), the regulator opens the carbon report (reporting).
+    # Operations: the MO calls for utilisation in the first delivery hour (by the API; the
+    # MO's page for it is the operations stage's), the dispatch runs in-process and the FSP
+    # accepts its instruction on the Instructions page by clicking.
+    import httpx
+
+    h = {"Authorization": f"Bearer {keys['mo']}"}
+    market_id = market_url.rstrip("/").rsplit("/", 1)[-1]
+    need_id = httpx.get(f"{live.url}/api/v1/markets/{market_id}", headers=h).json()["needs"][0]["id"]
+    r = httpx.post(f"{live.url}/api/v1/utilisation-requests", headers=h, json={
+        "need_id": need_id, "period_start": start.isoformat(),
+        "period_end": (start + dt.timedelta(hours=1)).isoformat(), "mw": 1.0})
+    assert r.status_code in (200, 201, 202), r.text
+    nav(fsp, "Instructions").click()
+    accept = fsp.get_by_role("button", name="Accept")
+    for _ in range(120):  # the run is queued after the request commits, then solved
+        if accept.count():
+            break
+        time.sleep(0.5)
+        fsp.reload()
+    assert accept.count() >= 1, fsp.content()[:2000]
+    look(fsp, "15-fsp-instructions")
+    accept.first.click()
+    fsp.get_by_text("accepted").first.wait_for()
+    assert fsp.locator("tbody .badge-accepted").count() >= 1
+    look(fsp, "16-fsp-instruction-accepted")
+
+    # Later stages continue the walk here as their pages land: the regulator opens the
+    # carbon report (reporting).
