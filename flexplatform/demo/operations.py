@@ -76,7 +76,9 @@ def stage_declarations(api: Api, st: State, rng: random.Random) -> dict[str, Any
     stats: Counter[str] = Counter()
     derated: list[tuple[str, str]] = []
     for company, fsp in st.fsps.items():
-        awards = api("GET", "/awards?limit=10000", fsp)["items"]
+        # Active only: a contract sold on (secondary trading) is the buyer's to declare.
+        awards = [a for a in api("GET", "/awards?limit=10000", fsp)["items"]
+                  if a.get("status", "active") == "active"]
         periods: dict[tuple[str, str], list[dt.datetime]] = defaultdict(list)
         markets: dict[str, set[str]] = defaultdict(set)
         for a in awards:
@@ -111,6 +113,8 @@ def _contracted(api: Api, mo: Party) -> dict[str, dict[dt.datetime, float]]:
     """need id -> period -> contracted MW (the MO's own awards)."""
     out: dict[str, dict[dt.datetime, float]] = defaultdict(lambda: defaultdict(float))
     for a in api("GET", "/awards?limit=10000", mo)["items"]:
+        if a.get("status", "active") != "active":
+            continue
         out[a["need_id"]][_t(a["period_start"])] += a["mw"]
     return out
 

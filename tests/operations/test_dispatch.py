@@ -175,3 +175,64 @@ def test_conflicts_seen_by_the_parties_only(client, db, ops, queued):
     assert client.get(f"{API}/conflicts/{cid}", headers=ops["fsp1"].h).status_code == 404
     assert client.get(f"{API}/conflicts", headers=ops["fsp1"].h).json()["total"] == 0
     assert scan(db) == 0  # found again, recorded once
+
+
+def test_day_ahead_requests_wait_for_the_batch(client, db, ops, queued):
+    from sqlalchemy import select
+
+    from flexplatform.competition.models import Market, Need
+    from flexplatform.db import run_after_commit
+    from flexplatform.operations.instructions import sweep
+    from flexplatform.operations.models import DispatchRun, UtilisationRequest
+    from flexplatform.operations.rules import rules_for
+
+    need = db.get(Need, ops["needs"]["mo2"])  # secure: day-ahead notice, batched
+    m = db.get(Market, need.market_id)
+    req = UtilisationRequest(mo_id=m.mo_id, market_id=m.id, need_id=need.id,
+                             product_code="secure", zone_code="CMZ_NORTH", direction="up",
+                             period_start=ops["start"], period_end=ops["start"] + HALF, mw=1.0,
+                             mode="scheduled", covered_mw=[0.0])
+    db.add(req)
+    db.commit()
+    from flexplatform.governance.models import Product
+    batch = rules_for(db.get(Product, "secure")).batch_at(ops["start"])
+    assert sweep(db, now=batch - dt.timedelta(minutes=1))["batched"] == 0
+    db.commit()
+    assert sweep(db, now=batch)["batched"] == 1
+    db.commit()
+    run_after_commit(db)
+    assert sweep(db, now=batch)["batched"] == 0  # taken once
+    db.commit()
+    assert drain(db, queued) == 1
+    run = db.scalars(select(DispatchRun)).one()
+    assert run.trigger == "scheduled" and run.status == "done"
+    db.refresh(req)
+    assert req.status == "dispatched" and req.last_run_id == run.id
+
+
+def test_opposite_directions_in_one_zone_resolved_by_primacy(client, db, ops, queued):
+    from flexplatform.competition.models import Market, Need
+    from flexplatform.operations.conflicts import check_request
+    from flexplatform.operations.models import UtilisationRequest
+
+    def req(who, direction, priority):
+        need = db.get(Need, ops["needs"][who])
+        m = db.get(Market, need.market_id)
+        r = UtilisationRequest(mo_id=m.mo_id, market_id=m.id, need_id=need.id,
+                               product_code=need.product_code, zone_code="CMZ_NORTH",
+                               direction=direction, period_start=ops["start"],
+                               period_end=ops["start"] + 2 * HALF, mw=1.0, priority=priority,
+                               covered_mw=[0.0, 0.0])
+        db.add(r)
+        db.flush()
+        return r
+
+    up = req("mo1", "up", 1)
+    down = req("mo2", "down", 2)
+    [c] = check_request(db, down)
+    assert c.kind == "opposite_directions" and c.status == "resolved"
+    assert c.resolution == f"primacy:{up.id}" and "priority 1" in c.rationale
+    assert check_request(db, down) == []  # one record per situation
+    db.commit()
+    for who, n in (("mo1", 1), ("mo2", 1), ("fsp1", 0), ("reg", 1)):
+        assert client.get(f"{API}/conflicts", headers=ops[who].h).json()["total"] == n
