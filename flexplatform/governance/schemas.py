@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -31,6 +31,16 @@ class TechnologyOut(Output):
 Minutes = Annotated[int, Field(ge=0, le=7 * 24 * 60)]
 
 
+class OperationsRules(BaseModel):
+    """A product's operations rules (flexplatform.operations.rules); unset = the default."""
+
+    model_config = ConfigDict(extra="forbid")
+    declaration_deadline: Literal["week_ahead", "day_ahead", "notice"] | None = None
+    ack_minutes: Annotated[int, Field(ge=1, le=24 * 60)] | None = None
+    undeclared_available: bool | None = None
+    batch_time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] | None = None
+
+
 class ProductIn(Input):
     code: Code
     name: Name
@@ -44,6 +54,7 @@ class ProductIn(Input):
     allowed_technologies: list[Code] = Field(default_factory=list, max_length=100)
     accepts_pre_energisation: bool = False
     active: bool = True
+    operations_rules: OperationsRules = Field(default_factory=OperationsRules)
 
     @model_validator(mode="after")
     def _durations(self) -> Self:
@@ -65,6 +76,7 @@ class ProductOut(Output):
     allowed_technologies: list[str]
     accepts_pre_energisation: bool
     active: bool
+    operations_rules: dict[str, Any] = Field(default_factory=dict)
 
 
 class ZoneIn(Input):

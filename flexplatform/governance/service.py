@@ -60,8 +60,9 @@ def upsert_product(session: Session, data: ProductIn, actor: audit.Actor) -> tup
     if row is None:
         row = Product(code=data.code)
         session.add(row)
-    for k, v in data.model_dump(exclude={"code"}).items():
+    for k, v in data.model_dump(exclude={"code", "operations_rules"}).items():
         setattr(row, k, v)
+    row.operations_rules = data.operations_rules.model_dump(exclude_none=True)
     session.flush()
     n = recompute_for_product(session, data.code)
     audit.record(session, actor, "taxonomy.product", "product", data.code,

@@ -53,7 +53,8 @@ class OpsRules:
 
 
 def rules_for(product: Any) -> OpsRules:
-    data = dict(getattr(product, "operations_rules", None) or {})
+    data = {k: v for k, v in (getattr(product, "operations_rules", None) or {}).items()
+            if v is not None}
     notice = int(product.notice_minutes)
     default_deadline = ("week_ahead" if notice >= 7 * DAY_AHEAD_MINUTES
                         else "day_ahead" if notice >= DAY_AHEAD_MINUTES else "notice")

@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 
 from ..tolerances import MW_EPS, NUM_EPS
+from .decomposed import solve_decomposed, worth_it
 from .model import FAMILIES, Model, build, stage_costs
 from .problem import Problem, prepare
 from .reasons import not_dispatched
 from .snapshot import parse
-from .solve import Options, solve_model
+from .stages import Options, solve_model
 
 DEFAULT_GAP = 1e-4
 DEFAULT_TIME_LIMIT = 60.0
@@ -69,10 +70,14 @@ def dispatch(snapshot: dict, *, mip_rel_gap: float | None = None,
     mm = build(prob, families)
     levels = stage_costs(prob, mm) if snap.primacy == "lexicographic" else {}
     t_built = time.perf_counter()
-    out = solve_model(mm, levels, lower_columns(prob, mm), start_vector(prob, mm), opts,
-                      t0 + opts.time_limit)
-    t_solved = time.perf_counter()
+    method = opts.method
+    if method == "auto":
+        method = "decomposed" if worth_it(prob, mm) else "parts"
+    run = solve_decomposed if method == "decomposed" else solve_model
+    out = run(*((prob,) if method == "decomposed" else ()), mm, levels,
+              lower_columns(prob, mm), start_vector(prob, mm), opts, t0 + opts.time_limit)
     res = result(prob, mm, out.x[mm.blocks["y"]])
+    t_solved = time.perf_counter()  # solve_s includes reading the result and its reasons
     res["status"] = "optimal" if out.proven else "feasible"
     gap = None
     if out.finished and np.isfinite(out.bound):
@@ -84,7 +89,7 @@ def dispatch(snapshot: dict, *, mip_rel_gap: float | None = None,
         res["message"] = "; ".join(out.messages[:5])
     res["timing"] = {"build_s": round(t_built - t0, 4), "solve_s": round(t_solved - t_built, 4)}
     stats = {"variables": mm.ncols, "integers": mm.nints, "rows": mm.nrows,
-             "parts": out.parts, **mm.stats}
+             "parts": out.parts, "method": method, "log": out.log, **mm.stats}
     return res, stats
 
 

@@ -17,182 +17,13 @@ asset has calls possible in both directions in one period, and so on. The compar
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from ..tolerances import MW_EPS, NUM_EPS
-from .problem import DOWN, UP, Problem, blocked, incompatible_pairs
+from .builder import Builder, Model, group
+from .problem import DOWN, UP, Problem, incompatible_pairs
 
 INF = np.inf
-
-
-@dataclass
-class Model:
-    col_lb: np.ndarray
-    col_ub: np.ndarray
-    col_cost: np.ndarray
-    integer: np.ndarray
-    row_lo: np.ndarray
-    row_hi: np.ndarray
-    start: np.ndarray
-    index: np.ndarray
-    value: np.ndarray
-    blocks: dict[str, slice]
-    families: dict[str, list[slice]]
-    row_keys: list[tuple[str, slice, list]] = field(default_factory=list)
-    # the kept candidate calls: index into the problem's y arrays, one per y column
-    y_cand: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    stats: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def ncols(self) -> int:
-        return len(self.col_lb)
-
-    @property
-    def nrows(self) -> int:
-        return len(self.row_lo)
-
-    @property
-    def nints(self) -> int:
-        return int(self.integer.sum())
-
-    def row_name(self, i: int) -> str:
-        for fam, sl, keys in self.row_keys:
-            if sl.start <= i < sl.stop:
-                return f"{fam}[{keys(i - sl.start) if callable(keys) else keys[i - sl.start]}]"
-        raise IndexError(i)
-
-
-class Builder:
-    """Collects columns and named row families; `y` columns are the kept candidates."""
-
-    def __init__(self, prob: Problem, families: tuple[str, ...]):
-        self.prob = prob
-        self.families_on = families
-        self.ncols = 0
-        self.nrows = 0
-        self.cols: list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]] = []
-        self.blocks: dict[str, slice] = {}
-        self.r: list[np.ndarray] = []
-        self.c: list[np.ndarray] = []
-        self.v: list[np.ndarray] = []
-        self.lo: list[np.ndarray] = []
-        self.hi: list[np.ndarray] = []
-        self.fam: dict[str, list[slice]] = {}
-        self.row_keys: list = []
-        self.stats: dict[str, int] = {}
-        keep = np.ones(len(prob.y_c), dtype=bool)
-        for name, mask in blocked(prob).items():
-            if name in families:
-                self.stats[f"dropped_{name}"] = int((mask & keep).sum())
-                keep &= ~mask
-        self.y_cand = np.flatnonzero(keep)
-        T = prob.T
-        yc, yt = prob.y_c[self.y_cand], prob.y_t[self.y_cand]
-        # contract-periods with calls: Y[c,t] is the sum over the ct group
-        self.ct_key, self.y_ct = np.unique(yc * T + yt, return_inverse=True) if len(yc) \
-            else (np.zeros(0, np.int64), np.zeros(0, np.int64))
-        self.ct_c = self.ct_key // T
-        self.ct_t = self.ct_key % T
-        self.ct_U = prob.c_U[self.ct_c, self.ct_t]
-        self.ct_on = np.full(len(self.ct_key), -1, np.int64)  # on/off binary, if any
-
-    # -- construction ---------------------------------------------------------------------
-    def add_cols(self, name: str, lb, ub, cost, integer: bool) -> int:
-        lb = np.asarray(lb, float)
-        n = len(lb)
-        first = self.ncols
-        self.cols.append((lb, np.broadcast_to(np.asarray(ub, float), (n,)).copy(),
-                          np.broadcast_to(np.asarray(cost, float), (n,)).copy(), integer))
-        old = self.blocks.get(name)
-        self.blocks[name] = slice(old.start if old else first, first + n)
-        self.ncols += n
-        return first
-
-    def add_rows(self, family: str, lo, hi, terms, keys) -> None:
-        """terms: (local row, column, coefficient) arrays; `keys` names each row (a list, or
-        a function of the local row index, evaluated only when a name is asked for)."""
-        n = len(np.atleast_1d(lo)) if np.ndim(lo) else 0
-        if n == 0:
-            return
-        first = self.nrows
-        for r, c, v in terms:
-            r = np.asarray(r, np.int64)
-            self.r.append(r + first)
-            self.c.append(np.asarray(c, np.int64))
-            self.v.append(np.broadcast_to(np.asarray(v, float), r.shape))
-        self.lo.append(np.broadcast_to(np.asarray(lo, float), (n,)))
-        self.hi.append(np.broadcast_to(np.asarray(hi, float), (n,)))
-        sl = slice(first, first + n)
-        self.fam.setdefault(family, []).append(sl)
-        self.row_keys.append((family, sl, keys))
-        self.nrows += n
-
-    def finish(self) -> Model:
-        def cat(xs, dt=float):
-            return np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)
-        integer = cat([np.full(len(c[0]), c[3]) for c in self.cols], bool)
-        r, c, v = cat(self.r, np.int64), cat(self.c, np.int32), cat(self.v)
-        keep = v != 0
-        r, c, v = r[keep], c[keep], v[keep]
-        order = np.argsort(r, kind="stable")
-        start = np.zeros(self.nrows + 1, dtype=np.int64)
-        np.cumsum(np.bincount(r, minlength=self.nrows), out=start[1:])
-        return Model(cat([x[0] for x in self.cols]), cat([x[1] for x in self.cols]),
-                     cat([x[2] for x in self.cols]), integer, cat(self.lo), cat(self.hi),
-                     start, c[order], v[order], self.blocks, self.fam, self.row_keys,
-                     self.y_cand, self.stats)
-
-    # -- accessors ------------------------------------------------------------------------
-    @property
-    def y0(self) -> int:
-        return self.blocks["y"].start
-
-    def ct_sum(self, ct_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(local row, y column) terms of `Y[c,t]` for the contract-periods `ct_rows`
-        (row k of the result sums the calls of ct_rows[k])."""
-        pos = np.full(len(self.ct_key), -1, np.int64)
-        pos[ct_rows] = np.arange(len(ct_rows))
-        yi = np.flatnonzero(pos[self.y_ct] >= 0)
-        return pos[self.y_ct[yi]], self.y0 + yi
-
-    def link(self, family: str, ct_rows: np.ndarray, z: np.ndarray, up: np.ndarray,
-             keys) -> None:
-        """`Y[c,t] <= U[c,t] * z` (up) or `Y[c,t] <= U[c,t] * (1 - z)` (not up) per
-        contract-period, through its on/off binary where it has one (`on <= z`, tighter)."""
-        n = len(ct_rows)
-        if n == 0:
-            return
-        on = self.ct_on[ct_rows]
-        hasb = on >= 0
-        U = self.ct_U[ct_rows]
-        up = np.asarray(up, bool)
-        # with an on/off binary: on - z <= 0 | on + z <= 1
-        ib = np.flatnonzero(hasb)
-        self.add_rows(family, np.full(len(ib), -INF), np.where(up[ib], 0.0, 1.0),
-                      [(np.arange(len(ib)), on[ib], 1.0),
-                       (np.arange(len(ib)), z[ib], np.where(up[ib], -1.0, 1.0))],
-                      _keys(keys, ib))
-        iy = np.flatnonzero(~hasb)
-        lr, yc = self.ct_sum(ct_rows[iy])
-        self.add_rows(family, np.full(len(iy), -INF), np.where(up[iy], 0.0, U[iy]),
-                      [(lr, yc, 1.0), (np.arange(len(iy)), z[iy],
-                                       np.where(up[iy], -U[iy], U[iy]))],
-                      _keys(keys, iy))
-
-
-def _keys(keys, sel: np.ndarray):
-    if callable(keys):
-        return lambda i: keys(int(sel[i]))
-    return [keys[i] for i in sel]
-
-
-def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if len(keys) == 0:
-        e = np.zeros(0, np.int64)
-        return e, e, e
-    return np.unique(keys, return_inverse=True, return_counts=True)
 
 
 # --------------------------------------------------------------------------- families
@@ -275,7 +106,7 @@ def define_availability(b: Builder) -> None:
     ub[:] = np.minimum(p.c_mw[yc, yt], p.c_U[yc, yt])
     a, d = p.c_asset[yc], p.c_dir[yc]
     key = (a * 2 + d) * p.T + yt
-    uk, inv, _ = _group(key)
+    uk, inv, _ = group(key)
     sum_ub = np.bincount(inv, weights=ub, minlength=len(uk))
     ka, kd, kt = (uk // p.T) // 2, (uk // p.T) % 2, uk % p.T
     head = np.maximum(p.avail[ka, kd, kt] - p.fixed[ka, kd, kt], 0.0)
@@ -303,7 +134,7 @@ def define_direction(b: Builder) -> None:
     T = p.T
     a, d = p.c_asset[b.ct_c], p.c_dir[b.ct_c]
     at = a * T + b.ct_t
-    uat, _inv, _ = _group(at * 2 + d)
+    uat, _inv, _ = group(at * 2 + d)
     both_keys = np.intersect1d(uat[uat % 2 == 0] // 2, uat[uat % 2 == 1] // 2)
     if not len(both_keys):
         return
@@ -360,11 +191,11 @@ def define_stacking(b: Builder) -> None:
                        f"{p.products[j]}")
     if same:
         sel = np.flatnonzero(np.isin(prod, list(same)))
-        _uk, inv, cnt = _group(atp[sel])
+        _uk, inv, cnt = group(atp[sel])
         multi = sel[cnt[inv] >= 2]
         if len(multi):
             _on_binaries(b, multi, "k")
-            uk2, inv2, _ = _group(atp[multi])
+            uk2, inv2, _ = group(atp[multi])
             b.add_rows("stacking_same", np.full(len(uk2), -INF), 1.0,
                        [(inv2, b.ct_on[multi], 1.0)],
                        lambda k: f"{ids[uk2[k] // P // T]},{uk2[k] // P % T},"
@@ -394,7 +225,7 @@ def define_energy(b: Builder) -> None:
     if not len(sel):
         return
     ub = b.cols[0][1]
-    ua, inv, _ = _group(a[sel])
+    ua, inv, _ = group(a[sel])
     left = p.a_energy[ua] - p.dh * p.fixed[ua, UP, :].sum(axis=1)
     most = p.dh * np.bincount(inv, weights=ub[sel], minlength=len(ua))
     need = most > left + NUM_EPS
@@ -428,35 +259,49 @@ def define_run_length(b: Builder) -> None:
     sel = np.flatnonzero((m >= 1) & (m + 1 <= T) & ~p.fixed_on[a, b.ct_t])
     if not len(sel):
         return
-    at = a[sel] * T + b.ct_t[sel]
-    uat, inv, _ = _group(at)
-    v0 = b.add_cols("v", np.zeros(len(uat)), 1.0, 0.0, True)
-    con = p.snap.contracts
-    b.link("run_on", sel, v0 + inv, np.ones(len(sel), bool),
-           lambda k: f"{con[b.ct_c[sel[k]]]['id']},{b.ct_t[sel[k]]}")
-    ids = [x["id"] for x in p.snap.assets]
-    va, vt = uat // T, uat % T
-    for ai in np.unique(va).tolist():
+    # windows first: a binary v only for periods in a window that can break the rule
+    cand = np.unique(a[sel] * T + b.ct_t[sel])
+    ca, ct = cand // T, cand % T
+    windows: list[tuple[int, np.ndarray, np.ndarray]] = []   # (asset, starts, right sides)
+    for ai in np.unique(ca).tolist():
         mm = int(p.a_maxrun[ai])
-        vi = np.flatnonzero(va == ai)
-        col = np.full(T, -1, np.int64)
-        col[vt[vi]] = v0 + vi
-        has = (col >= 0).astype(np.int64)
+        has = np.zeros(T, np.int64)
+        has[ct[ca == ai]] = 1
         fx = p.fixed_on[ai].astype(np.int64)
         cs_v = np.concatenate([[0], np.cumsum(has)])
         cs_f = np.concatenate([[0], np.cumsum(fx)])
         j = np.arange(T - mm)
         nv = cs_v[j + mm + 1] - cs_v[j]
         nf = cs_f[j + mm + 1] - cs_f[j]
-        starts = j[(nv > 0) & (nv + nf > mm)]
-        if not len(starts):
-            continue
+        need = (nv > 0) & (nv + nf > mm)
+        if need.any():
+            windows.append((ai, j[need], np.maximum(mm - nf[need], 0)))
+    if not windows:
+        return
+    used = []
+    for ai, starts, _ in windows:
+        mm = int(p.a_maxrun[ai])
+        ts = np.unique((starts[:, None] + np.arange(mm + 1)[None, :]).ravel())
+        used.append(ai * T + ts)
+    vkeys = np.intersect1d(cand, np.concatenate(used))
+    v0 = b.add_cols("v", np.zeros(len(vkeys)), 1.0, 0.0, True)
+    at = a[sel] * T + b.ct_t[sel]
+    pos = np.minimum(np.searchsorted(vkeys, at), len(vkeys) - 1)
+    link = np.flatnonzero(vkeys[pos] == at)
+    rows = sel[link]
+    con = p.snap.contracts
+    b.link("run_on", rows, v0 + pos[link], np.ones(len(rows), bool),
+           lambda k: f"{con[b.ct_c[rows[k]]]['id']},{b.ct_t[rows[k]]}")
+    ids = [x["id"] for x in p.snap.assets]
+    for ai, starts, rhs in windows:
+        mm = int(p.a_maxrun[ai])
         win = starts[:, None] + np.arange(mm + 1)[None, :]
-        cw = col[win]
+        key = ai * T + win
+        kp = np.minimum(np.searchsorted(vkeys, key), len(vkeys) - 1)
+        ok = vkeys[kp] == key
         lr = np.repeat(np.arange(len(starts)), mm + 1).reshape(win.shape)
-        ok = cw >= 0
-        b.add_rows("run_length", np.full(len(starts), -INF),
-                   np.maximum(mm - nf[(nv > 0) & (nv + nf > mm)], 0), [(lr[ok], cw[ok], 1.0)],
+        b.add_rows("run_length", np.full(len(starts), -INF), rhs,
+                   [(lr[ok], v0 + kp[ok], 1.0)],
                    lambda k, ai=ai, starts=starts: f"{ids[ai]},{starts[k]}")
 
 

@@ -77,15 +77,16 @@ def not_dispatched(prob: Problem, Y: np.ndarray, y_val: np.ndarray, short: np.nd
         ts = np.flatnonzero((prob.c_mw[c] > 0) & (prob.r_mw[r] > 0))
         found: set[str] = set()
         for t in ts.tolist():
-            least = max(min(prob.c_min[c], prob.c_U[c, t]), MW_EPS)
+            least = min(prob.c_min[c], prob.c_U[c, t])
+            need = max(least - MW_EPS, MW_EPS)  # room below this cannot take a call
             here: set[str] = set()
             av = prob.avail[a, d, t]
             if av <= MW_EPS:
                 here.add(R.UNAVAILABLE)
-            elif (av - prob.fixed[a, d, t] - new_ad[a, d, t] < least - MW_EPS
-                  or prob.c_mw[c, t] - Y[c, t] < least - MW_EPS):
+            elif (av - prob.fixed[a, d, t] - new_ad[a, d, t] < need
+                  or prob.c_mw[c, t] - Y[c, t] < need):
                 here.add(R.CAPACITY_IN_USE)
-            if d == UP and not np.isnan(energy_left[a]) and energy_left[a] < dh * least - MW_EPS:
+            if d == UP and not np.isnan(energy_left[a]) and energy_left[a] < dh * need:
                 here.add(R.ENERGY_LIMIT)
             if not running[a, t] and _breaks_run(prob, running[a], a, t):
                 here.add(R.RUN_LIMIT)

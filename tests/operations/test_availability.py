@@ -105,3 +105,30 @@ def test_availability_factor_and_monitoring(client, db, ops, queued):
     mine = client.get(f"{API}/availability/monitoring", headers=ops["fsp1"].h, params=q).json()
     assert mine["total"] == 16
     assert all(r["fsp_id"] == str(ops["fsp1"].id) for r in mine["items"])
+
+
+def test_operations_rules_are_product_data(client, make_party, ops, queued):
+    admin = make_party("admin")
+    p = client.get(f"{API}/products/dynamic").json()
+    assert p["operations_rules"] == {}
+    body = {k: p[k] for k in ("code", "name", "operator_kind", "direction", "notice_minutes",
+                              "min_utilisation_minutes", "max_utilisation_minutes",
+                              "stacking_class", "min_mw", "allowed_technologies",
+                              "accepts_pre_energisation", "active")}
+    r = client.put(f"{API}/products/dynamic", headers=admin.h, json={
+        **body, "operations_rules": {"ack_minutes": 5, "declaration_deadline": "day_ahead"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["operations_rules"] == {"ack_minutes": 5, "declaration_deadline": "day_ahead"}
+    r = client.put(f"{API}/products/dynamic", headers=admin.h, json={
+        **body, "operations_rules": {"ack_minutes": 0, "batch_time": "25:00", "x": 1}})
+    assert r.status_code == 422
+    # now locked (day ahead): an upward first declaration is refused with the lock time
+    r = client.post(f"{API}/availability", headers=ops["fsp1"].h,
+                    json=body_of(ops, [ops["assets"][0]], 2.0, reason="r"))
+    assert r.status_code == 201  # at capability: not above what undeclared counts as
+    r = client.post(f"{API}/availability", headers=ops["fsp1"].h,
+                    json=body_of(ops, [ops["assets"][0]], 1.0))
+    assert r.status_code == 422 and r.json()["errors"][0]["rule"] == "reason_after_lock"
+
+
+body_of = body

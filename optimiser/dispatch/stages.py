@@ -34,6 +34,9 @@ class Options:
     threads: int | None = None
     split: bool = True   # solve independent parts apart (False: one MIP per stage)
     fix_lower: bool = True  # fix lower-priority calls at 0 in a level's stage
+    # `parts`: one MIP per independent part and stage; `decomposed`: the clearing's price
+    # decomposition (decomposed.py); `auto`: decomposed for large models with GB requests
+    method: str = "auto"
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Outcome:
     level_gaps: list[float] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     parts: int = 0
+    log: list[tuple] = field(default_factory=list)  # (part columns, stage, seconds, status)
 
 
 def components(mm: Model) -> np.ndarray:
@@ -121,6 +125,8 @@ def solve_model(mm: Model, levels: dict[int, np.ndarray], lower: dict[int, np.nd
     order = np.argsort(lab, kind="stable")
     cuts = np.flatnonzero(np.diff(lab[order])) + 1
     parts = np.split(order, cuts) if mm.ncols else []
+    # smallest first: the many small parts finish at once, the large one gets what is left
+    parts.sort(key=len)
     row_lab = lab[mm.index[mm.start[:-1].clip(max=max(len(mm.index) - 1, 0))]] \
         if len(mm.index) else np.zeros(mm.nrows, np.int64)
     row_lab = np.where(np.diff(mm.start) > 0, row_lab, -1)
@@ -139,7 +145,9 @@ def solve_model(mm: Model, levels: dict[int, np.ndarray], lower: dict[int, np.nd
         a, b = np.searchsorted(rl_sorted, key, "left"), np.searchsorted(rl_sorted, key, "right")
         rows = np.sort(rorder[a:b])
         now = time.perf_counter()
-        until = now + max(deadline - now, 0.0) * len(cols) / max(left, 1.0)
+        # a share of the time left by size, at least a quarter: parts come smallest first
+        # and a small one finishes long before its share runs out
+        until = now + max(deadline - now, 0.0) * max(len(cols) / max(left, 1.0), 0.25)
         left -= len(cols)
         pos[cols] = np.arange(len(cols))
         _solve_part(mm, cols, rows, pos, levels, lower, out, opts, until)
@@ -178,7 +186,9 @@ def _solve_part(mm: Model, cols: np.ndarray, rows: np.ndarray, pos: np.ndarray,
         if len(low):
             h.changeColsBounds(len(low), low, np.zeros(len(low)), np.zeros(len(low)))
         h.changeColsCost(len(cols), np.arange(len(cols), dtype=np.int32), cost)
+        t = time.perf_counter()
         xs, proven, obj, bound, msg = _run(h, x, until, has_int)
+        out.log.append((len(cols), lv, round(time.perf_counter() - t, 3), msg))
         if len(low):
             h.changeColsBounds(len(low), low, lb[low], ub[low])
         if xs is None:
@@ -198,7 +208,9 @@ def _solve_part(mm: Model, cols: np.ndarray, rows: np.ndarray, pos: np.ndarray,
         nzc = np.flatnonzero(cost).astype(np.int32)
         h.addRow(-highspy.kHighsInf, hi, len(nzc), nzc, cost[nzc])
     h.changeColsCost(len(cols), np.arange(len(cols), dtype=np.int32), mm.col_cost[cols])
+    t = time.perf_counter()
     xs, proven, obj, bound, msg = _run(h, x, deadline, has_int)
+    out.log.append((len(cols), "cost", round(time.perf_counter() - t, 3), msg))
     if xs is None:
         out.proven = False
         out.finished = False
@@ -212,5 +224,9 @@ def _solve_part(mm: Model, cols: np.ndarray, rows: np.ndarray, pos: np.ndarray,
             out.proven = False
             out.messages.append(f"cost stage stopped: {msg}")
         out.obj += obj
-        out.bound += bound if bound is not None else float("nan")
+        if bound is None:  # stopped before any bound: the box's, valid for any solution
+            c = mm.col_cost[cols]
+            bound = float(np.minimum(c, 0.0) @ ub)
+        out.bound += bound
     out.x[cols] = x
+
