@@ -25,9 +25,12 @@ def test_beat_and_the_embedded_scheduler_share_one_schedule():
 
     s = Settings(gate_scan_seconds=7, audit_checkpoint_seconds=11,
                  settlement_calendar_seconds=13, dispute_reminder_seconds=17)
+    # Each stage adds its own entries (operations' sweep and conflict scan, reporting's
+    # settlement calendar and dispute reminders).
     entries = schedule(s)
     assert entries["gate-closure-scan"] == ("flex.competition.scan_gate_closures", 7)
     assert entries["audit-checkpoint"] == ("flex.audit.checkpoint", 11)
+    assert entries["operations-sweep"] == ("flex.operations.sweep", 7)
     assert entries["settlement-calendar"] == ("flex.reporting.settlement_calendar", 13)
     assert entries["dispute-reminders"] == ("flex.reporting.dispute_reminders", 17)
     assert entries["transparency-report-scan"] == ("flex.transparency.scan_reports", 300.0)
