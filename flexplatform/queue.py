@@ -17,9 +17,9 @@ from celery import Celery
 from flexplatform.config import get_settings
 
 # The worker entry point (its configured Celery app becomes current) and its tasks.
+# The one list: workers/app.py includes the same modules (every one but itself).
 TASK_MODULES = ("workers.app", "workers.tasks", "workers.operations", "workers.reporting",
-                "workers.transparency", "workers.trading",
-                "workers.monitoring")
+                "workers.transparency", "workers.trading", "workers.monitoring")
 log = logging.getLogger(__name__)
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from celery import Celery
 
 from flexplatform.config import get_settings
+from flexplatform.queue import TASK_MODULES as _LOADED
 from flexplatform.scheduler import schedule
 
-TASK_MODULES = ("workers.tasks", "workers.operations", "workers.reporting",
-                "workers.transparency", "workers.trading", "workers.monitoring")
+# One list of task modules (flexplatform.queue's, which the embedded mode loads too).
+TASK_MODULES = tuple(m for m in _LOADED if m != "workers.app")
 
 
 def make_celery() -> Celery:
