@@ -104,10 +104,14 @@ def planted_power_rinse(api: Any, st: Any, console: Console) -> dict[str, Any] |
     """Plant the case, let the regulator run the rules, print the flag; the flag or None."""
     from flexplatform.registration.mpan import make_mpan
 
-    award = api("GET", "/awards?limit=1", st.regulator)["items"]
-    if not award:
+    # An awarded asset with no meter of its own yet: the day's settlement meters some, and
+    # their real readings would blur the planted window.
+    awards = api("GET", "/awards?limit=200", st.regulator)["items"]
+    pick = next((a for a in awards if not api(
+        "GET", f"/meter-points?asset_id={a['asset_id']}&limit=1", st.regulator)["total"]), None)
+    if pick is None:
         return None
-    asset = st.asset_by_id[str(award[0]["asset_id"])]
+    asset = st.asset_by_id[str(pick["asset_id"])]
     fsp = st.fsps[asset["company"]]
     now = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
     event = (now - dt.timedelta(days=7)).replace(hour=17)
@@ -135,8 +139,10 @@ def planted_power_rinse(api: Any, st: Any, console: Console) -> dict[str, Any] |
         return None
     f = flags[0]
     ev = f["evidence"]
-    t = Table(title=f"Monitoring flag ({f['severity']}) on a planted gaming case: "
-                    f"{f['rule']}", title_justify="left", show_lines=True)
+    # The heading on a line of its own: a table title wraps to the table's width.
+    console.print(f"Monitoring flag ({f['severity']}) on a planted gaming case: {f['rule']}",
+                  soft_wrap=True)
+    t = Table(show_lines=True)
     t.add_column("what")
     t.add_column("evidence", overflow="fold")
     t.add_row("asset", f"{asset['name']} ({asset['company']})")

@@ -57,7 +57,8 @@ def test_fast_demo_clears_a_market_day(embedded):
         assert codes & {"stacking_conflict", "primacy"}
     assert "cleared schedule" in text and "Why bids were rejected" in text
     assert "Secondary trade" in text and "(completed)" in text  # one transfer, done
-    assert "Monitoring flag (high) on a planted gaming case: baseline_inflation" in text
+    assert "Monitoring flag (high) on a planted gaming case: baseline_inflation" in text, \
+        text[-5000:]
     assert "Best-product advice for" in text and "no open need" not in text
     # the day continues: verification, statements, an invoice, a dispute through every step
     from flexplatform.reporting.settlement_models import Dispute, Invoice, Statement, Verification

@@ -5,6 +5,7 @@ longer 'issued' has its event withdrawn."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 from sqlalchemy.orm import sessionmaker
 
@@ -58,7 +59,10 @@ def test_sync_queues_once_requeues_after_restart_and_withdraws(tmp_path):
                   if e["event_descriptor"]["event_id"] == str(w.instructions[0]))
         assert ev["event_descriptor"]["event_status"] == "cancelled"
 
-    asyncio.run(scenario())
+    # On a thread of its own: an earlier test in the same process may have left a loop
+    # marked running on this one, and asyncio.run refuses to nest.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario()).result()
     with factory() as s:
         assert s.get(OpenadrEvent, str(w.instructions[0])).status == "cancelled"
         assert s.get(OpenadrEvent, str(w.instructions[1])).status == "queued"
