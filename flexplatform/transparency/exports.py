@@ -25,6 +25,7 @@ from flexplatform.web import charts as wc
 LEVELS = {"halfhour": "halfhours", "day": "days", "month": "months", "total": "regions"}
 MARKET_TABLES = ("awarded", "offered")
 CARBON_CHARTS = ("mwh-by-region", "emissions-by-region")
+MARKET_CHARTS = ("awarded-prices", "awarded-volumes")
 
 
 def to_csv(result: dict[str, Any], level: str) -> str:
@@ -61,10 +62,61 @@ def to_csv(result: dict[str, Any], level: str) -> str:
 
 
 def chart(result: dict[str, Any], name: str) -> wc.Chart:
-    if result["kind"] != "carbon" or name not in CARBON_CHARTS:
-        raise NotFound(f"no chart '{name}' for a {result['kind']} report; carbon reports "
-                       f"have {', '.join(CARBON_CHARTS)}")
+    names = CARBON_CHARTS if result["kind"] == "carbon" else MARKET_CHARTS
+    if name not in names:
+        raise NotFound(f"no chart '{name}' for a {result['kind']} report; it has "
+                       f"{', '.join(names)}")
+    if result["kind"] != "carbon":
+        return market_chart(result, prices=name == "awarded-prices")
     return mwh_chart(result) if name == "mwh-by-region" else emissions_chart(result)
+
+
+def _by_product(cells: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Awarded cells rolled up per product and technology: MWh, the availability price's
+    range and its volume-weighted mean (the cells' own vwaps weighted by their MWh)."""
+    out: dict[str, dict[str, Any]] = {}
+    for c in cells:
+        price = c.get("availability_price") or {}
+        g = out.setdefault(f"{c['product']} / {c['technology']}",
+                           {"mwh": 0.0, "weighted": 0.0, "lo": None, "hi": None})
+        mwh = float(c.get("mwh") or 0.0)
+        g["mwh"] += mwh
+        if price.get("vwap") is not None:
+            g["weighted"] += float(price["vwap"]) * mwh
+            lo, hi = float(price["min"]), float(price["max"])
+            g["lo"] = lo if g["lo"] is None else min(g["lo"], lo)
+            g["hi"] = hi if g["hi"] is None else max(g["hi"], hi)
+    return out
+
+
+def market_chart(result: dict[str, Any], *, prices: bool) -> wc.Chart:
+    """Awarded availability prices (volume-weighted mean, with the min-max range) or
+    awarded MWh, per product and technology, over the report's range."""
+    groups = _by_product(result.get("awarded") or [])
+    names = sorted(groups)
+    title = ("Awarded availability price by product and technology (GBP/MW/h)" if prices
+             else "Awarded MWh by product and technology")
+    with matplotlib.rc_context(wc._RC):
+        fig = Figure(figsize=(10.0, max(2.0, 0.45 * len(names) + 1.2)), dpi=96)
+        ax = fig.add_subplot()
+        ys = list(range(len(names)))
+        if prices:
+            vw = [groups[n]["weighted"] / groups[n]["mwh"] if groups[n]["mwh"] else 0.0
+                  for n in names]
+            lo = [max(0.0, v - (groups[n]["lo"] or v)) for n, v in zip(names, vw, strict=True)]
+            hi = [max(0.0, (groups[n]["hi"] or v) - v) for n, v in zip(names, vw, strict=True)]
+            ax.barh(ys, vw, xerr=[lo, hi], color=wc.PALETTE[0], linewidth=0,
+                    error_kw={"ecolor": wc.NEED, "capsize": 3, "linewidth": 0.8})
+            ax.set_xlabel("GBP/MW/h (bar: volume-weighted mean; whiskers: min to max)")
+        else:
+            ax.barh(ys, [groups[n]["mwh"] for n in names], color=wc.PALETTE[1], linewidth=0)
+            ax.set_xlabel("MWh")
+        ax.set_yticks(ys, [wc._plain(n) for n in names])
+        ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+    total = sum(g["mwh"] for g in groups.values())
+    alt = (f"Horizontal bars for {len(names)} product and technology pair(s), "
+           f"{total:.2f} MWh awarded in all. The CSV (table 'awarded') gives every cell.")
+    return wc.Chart(title, alt, wc._svg(fig, title, alt))
 
 
 def mwh_chart(result: dict[str, Any]) -> wc.Chart:

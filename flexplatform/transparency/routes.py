@@ -143,8 +143,8 @@ def report_csv(report_id: uuid.UUID, session: SessionDep, who: AdminOrRegulator,
 
 
 @router.get("/reports/{report_id}/charts/{name}", tags=[TAG_R], response_class=Response,
-            summary="A carbon report chart as SVG: mwh-by-region or emissions-by-region "
-                    "(regulator, admin)", responses={200: {"content": {"image/svg+xml": {}}}})
+            summary="A report chart as SVG: carbon mwh-by-region or emissions-by-region, "
+                    "market awarded-prices or awarded-volumes (regulator, admin)", responses={200: {"content": {"image/svg+xml": {}}}})
 def report_chart(report_id: uuid.UUID, name: Name, session: SessionDep,
                  who: AdminOrRegulator):
     result = service.done_result(session, report_id)

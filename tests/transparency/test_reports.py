@@ -58,6 +58,24 @@ def test_reports_are_regulator_only(client, market, inline_tasks):
     assert r.status_code == 200 and "availability_price_vwap" in r.text.splitlines()[0]
 
 
+def test_market_report_charts(client, market, inline_tasks):
+    """Prices and volumes per product and technology as SVG, drawn from the stored cells."""
+    reg = market.regulator
+    rid = client.post("/api/v1/reports/market", json=RANGE, headers=reg.h).json()["id"]
+    cells = client.get(f"/api/v1/reports/{rid}", headers=reg.h).json()["result"]["awarded"]
+    total = sum(c["mwh"] for c in cells)
+    assert total > 0
+    for name in ("awarded-prices", "awarded-volumes"):
+        r = client.get(f"/api/v1/reports/{rid}/charts/{name}", headers=reg.h)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+        assert r.text.startswith("<svg") and f"{total:.2f} MWh awarded" in r.text
+        assert "sustain / battery" in r.text  # a product and technology pair, labelled
+    r = client.get(f"/api/v1/reports/{rid}/charts/mwh-by-region", headers=reg.h)
+    assert r.status_code == 404 and "awarded-prices" in r.json()["detail"]
+    assert client.get(f"/api/v1/reports/{rid}/charts/awarded-prices",
+                      headers=market.mo.h).status_code == 403
+
+
 @pytest.mark.parametrize("body,field", [
     ({"start": "2026-01-12T17:00:00Z", "end": "2026-01-12T16:00:00Z"}, "end"),
     ({"start": "2026-01-12T16:10:00Z", "end": "2026-01-12T17:00:00Z"}, "start"),
