@@ -201,6 +201,11 @@ class ClearingRound(Base):
     hold_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
+# A contract in one of these states is paid and reported by no one: cancelled, or handed
+# on by a secondary trade (the linked new contract carries those periods).
+SUPERSEDED = ("cancelled", "transferred")
+
+
 class Contract(Base):
     """One award: a bid's MW in one period, with the price it is paid."""
 

@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flexplatform.competition.models import Contract, Market
+from flexplatform.competition.models import SUPERSEDED, Contract, Market
 from flexplatform.config import get_settings
 from flexplatform.reporting import methodologies, reads, sources
 from flexplatform.reporting.settlement_models import SettlementRun, SettlementSettings
@@ -91,7 +91,7 @@ def build_spec(session: Session, run: SettlementRun) -> dict[str, Any]:
     start, end = utc_bounds(period.first, period.last)
     contracts = session.scalars(select(Contract).where(
         Contract.market_id == run.market_id, Contract.period_start >= start,
-        Contract.period_start < end, Contract.status != "cancelled")
+        Contract.period_start < end, Contract.status.not_in(SUPERSEDED))
         .order_by(Contract.id)).all()
     by_id = {c.id: c for c in contracts}
     crow, arow, products = [], [], {}

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import String, select, type_coerce
 from sqlalchemy.orm import Session
 
-from flexplatform.competition.models import Bid, Contract, Market, Need, NeedOutcome
+from flexplatform.competition.models import SUPERSEDED, Bid, Contract, Market, Need, NeedOutcome
 from flexplatform.governance.models import TechnologyType, Zone
 from flexplatform.identity import Participant
 from flexplatform.registration.models import Asset
@@ -135,7 +135,7 @@ def contracts(session: Session, start: dt.datetime, end: dt.datetime) -> list[Fl
                 Contract.utilisation_price, Need.zone_code, Market.period_minutes)
          .join(Need, Need.id == Contract.need_id).join(Market, Market.id == Contract.market_id)
          .where(Contract.period_start >= start, Contract.period_start < end,
-                Contract.status != "cancelled"))
+                Contract.status.not_in(SUPERSEDED)))
     out = []
     for cid, t, aid, fid, mid, nid, product, direction, mw, ap, up, zone, minutes in \
             session.execute(q):

@@ -291,6 +291,19 @@ def test_cleared_by_the_engine_and_completed(client, db, market):
     # the holders of record.
     awards = client.get(f"{API}/awards", headers=m["taker2"].h).json()
     assert awards["total"] == 4
+    # A settlement run over the market pays the new contracts and never the old ones too.
+    import json
+
+    from flexplatform.reporting.settle_inputs import build_spec
+    from flexplatform.reporting.settlement_models import SettlementRun
+
+    day = m["start"].astimezone(dt.UTC).date()
+    spec = json.dumps(build_spec(db, SettlementRun(
+        id=uuid.uuid4(), created_at=dt.datetime.now(dt.UTC), market_id=uuid.UUID(m["market_id"]), mo_id=m["mo"].id, period_label="t",
+        period_first=day - dt.timedelta(days=1), period_last=day + dt.timedelta(days=1)))
+        ["contracts"], default=str)
+    assert all(str(c.id) in spec for c in new)
+    assert not any(f'"{c.id}"' in spec for c in olds)
 
     # The stored snapshot is the engine's own format and re-clears to the stored result.
     run = client.get(f"{API}/transfers/{tid}/clearing", headers=m["reg"].h).json()
