@@ -305,24 +305,7 @@ def parse_snapshot(doc: Any) -> Snapshot:
     pm = c.get(doc, "period_minutes", "$", None, "num", default=30.0)
     if pm is not None and pm <= 0:
         c.add("$.period_minutes", None, "period_minutes", "must be > 0")
-    periods = doc.get("periods")
-    if not isinstance(periods, list) or not all(isinstance(p, str) for p in periods):
-        c.add("$.periods", None, "periods", "must be a list of ISO-8601 UTC timestamps")
-        periods = []
-    else:
-        prev = None
-        for i, p in enumerate(periods):
-            try:
-                ts = datetime.fromisoformat(p.replace("Z", "+00:00"))
-            except ValueError:
-                c.add(f"$.periods[{i}]", None, "periods", f"not an ISO-8601 timestamp: {p!r}")
-                continue
-            if ts.tzinfo is None:
-                c.add(f"$.periods[{i}]", None, "periods", "timestamp must carry a UTC offset")
-                continue
-            if prev is not None and ts <= prev:
-                c.add(f"$.periods[{i}]", None, "periods", "periods must be strictly increasing")
-            prev = ts
+    periods = check_periods(c, doc)
     T = len(periods)
 
     assets = []
@@ -420,6 +403,29 @@ def parse_snapshot(doc: Any) -> Snapshot:
         raise SnapshotError(c.problems)
     return Snapshot(version=version, period_minutes=pm, periods=tuple(periods), assets=tuple(assets),
                     needs=tuple(needs), bids=tuple(bids), rules=rules)
+
+
+def check_periods(c: Collector, doc: dict, root: str = "$.") -> list[str]:
+    """The document's ``periods``: ISO-8601 instants with an offset, strictly increasing,
+    every problem collected at ``{root}periods[i]``; [] when it is not a list of strings."""
+    periods = doc.get("periods")
+    if not isinstance(periods, list) or not all(isinstance(p, str) for p in periods):
+        c.add(f"{root}periods", None, "periods", "must be a list of ISO-8601 UTC timestamps")
+        return []
+    prev = None
+    for i, p in enumerate(periods):
+        try:
+            ts = datetime.fromisoformat(p.replace("Z", "+00:00"))
+        except ValueError:
+            c.add(f"{root}periods[{i}]", None, "periods", f"not an ISO-8601 timestamp: {p!r}")
+            continue
+        if ts.tzinfo is None:
+            c.add(f"{root}periods[{i}]", None, "periods", "timestamp must carry a UTC offset")
+            continue
+        if prev is not None and ts <= prev:
+            c.add(f"{root}periods[{i}]", None, "periods", "periods must be strictly increasing")
+        prev = ts
+    return list(periods)
 
 
 def read_document(doc: Any, error: type[Exception]) -> Any:

@@ -28,6 +28,7 @@ import highspy
 import numpy as np
 
 from ..tolerances import NUM_EPS
+from ..triplets import Triplets
 from .problem import AdviceProblem
 
 INF = np.inf
@@ -94,21 +95,14 @@ class AdviceModel:
         return h
 
 
-class _Builder:
+class _Builder(Triplets):
     """Columns and rows as coordinate triplets plus names; `finish` makes the CSR arrays."""
 
     def __init__(self, prob: AdviceProblem) -> None:
+        super().__init__()
         self.prob = prob
-        self.ncols = 0
-        self.nrows = 0
-        self.cols: list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]] = []
         self.col_names: list[str] = []
         self.blocks: dict[str, slice] = {}
-        self.r: list[np.ndarray] = []
-        self.c: list[np.ndarray] = []
-        self.v: list[np.ndarray] = []
-        self.lo: list[np.ndarray] = []
-        self.hi: list[np.ndarray] = []
         self.row_names: list[str] = []
         self.families: dict[str, list[slice]] = {}
         self.w_col = np.full((2, prob.T), -1, dtype=np.int64)
@@ -130,34 +124,14 @@ class _Builder:
         n = len(labels)
         if n == 0:
             return
-        first = self.nrows
-        for r, c, v in terms:
-            r = np.asarray(r, np.int64)
-            self.r.append(r + first)
-            self.c.append(np.asarray(c, np.int64))
-            self.v.append(np.broadcast_to(np.asarray(v, float), r.shape))
-        self.lo.append(np.broadcast_to(np.asarray(lo, float), (n,)))
-        self.hi.append(np.broadcast_to(np.asarray(hi, float), (n,)))
+        sl = self.put_rows(lo, hi, terms, n)
         self.row_names += [f"{family}[{s}]" for s in labels]
-        self.families.setdefault(family, []).append(slice(first, first + n))
-        self.nrows += n
+        self.families.setdefault(family, []).append(sl)
 
     def finish(self) -> AdviceModel:
-        def cat(xs, dt=float):
-            return np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)
-        integer = cat([np.full(len(c[0]), c[3]) for c in self.cols], bool)
-        r, c, v = cat(self.r, np.int64), cat(self.c, np.int32), cat(self.v)
-        keep = v != 0
-        r, c, v = r[keep], c[keep], v[keep]
-        order = np.argsort(r, kind="stable")
-        start = np.zeros(self.nrows + 1, dtype=np.int32)
-        np.cumsum(np.bincount(r, minlength=self.nrows), out=start[1:])
-        return AdviceModel(
-            col_lb=cat([x[0] for x in self.cols]), col_ub=cat([x[1] for x in self.cols]),
-            col_cost=cat([x[2] for x in self.cols]), integer=integer,
-            row_lo=cat(self.lo), row_hi=cat(self.hi), start=start, index=c[order],
-            value=v[order], col_names=self.col_names, row_names=self.row_names,
-            blocks=self.blocks, families=self.families, w_col=self.w_col)
+        return AdviceModel(**self.arrays(np.int32), col_names=self.col_names,
+                           row_names=self.row_names, blocks=self.blocks,
+                           families=self.families, w_col=self.w_col)
 
     # column accessors
     def x(self) -> int:

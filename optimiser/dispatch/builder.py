@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..triplets import Triplets
 from .problem import Problem, blocked
 
 INF = np.inf
@@ -53,21 +54,14 @@ class Model:
         raise IndexError(i)
 
 
-class Builder:
+class Builder(Triplets):
     """Collects columns and named row families; `y` columns are the kept candidates."""
 
     def __init__(self, prob: Problem, families: tuple[str, ...]):
+        super().__init__()
         self.prob = prob
         self.families_on = families
-        self.ncols = 0
-        self.nrows = 0
-        self.cols: list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]] = []
         self.blocks: dict[str, slice] = {}
-        self.r: list[np.ndarray] = []
-        self.c: list[np.ndarray] = []
-        self.v: list[np.ndarray] = []
-        self.lo: list[np.ndarray] = []
-        self.hi: list[np.ndarray] = []
         self.fam: dict[str, list[slice]] = {}
         self.row_keys: list = []
         self.stats: dict[str, int] = {}
@@ -105,33 +99,15 @@ class Builder:
         n = len(np.atleast_1d(lo)) if np.ndim(lo) else 0
         if n == 0:
             return
-        first = self.nrows
-        for r, c, v in terms:
-            r = np.asarray(r, np.int64)
-            self.r.append(r + first)
-            self.c.append(np.asarray(c, np.int64))
-            self.v.append(np.broadcast_to(np.asarray(v, float), r.shape))
-        self.lo.append(np.broadcast_to(np.asarray(lo, float), (n,)))
-        self.hi.append(np.broadcast_to(np.asarray(hi, float), (n,)))
-        sl = slice(first, first + n)
+        sl = self.put_rows(lo, hi, terms, n)
         self.fam.setdefault(family, []).append(sl)
         self.row_keys.append((family, sl, keys))
-        self.nrows += n
 
     def finish(self) -> Model:
-        def cat(xs, dt=float):
-            return np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)
-        integer = cat([np.full(len(c[0]), c[3]) for c in self.cols], bool)
-        r, c, v = cat(self.r, np.int64), cat(self.c, np.int32), cat(self.v)
-        keep = v != 0
-        r, c, v = r[keep], c[keep], v[keep]
-        order = np.argsort(r, kind="stable")
-        start = np.zeros(self.nrows + 1, dtype=np.int64)
-        np.cumsum(np.bincount(r, minlength=self.nrows), out=start[1:])
-        return Model(cat([x[0] for x in self.cols]), cat([x[1] for x in self.cols]),
-                     cat([x[2] for x in self.cols]), integer, cat(self.lo), cat(self.hi),
-                     start, c[order], v[order], self.blocks, self.fam, self.row_keys,
-                     self.y_cand, self.stats)
+        a = self.arrays(np.int64)
+        return Model(a["col_lb"], a["col_ub"], a["col_cost"], a["integer"], a["row_lo"],
+                     a["row_hi"], a["start"], a["index"], a["value"], self.blocks, self.fam,
+                     self.row_keys, self.y_cand, self.stats)
 
     # -- accessors ------------------------------------------------------------------------
     @property

@@ -10,10 +10,9 @@ not a bid to reject with a reason. The checking helpers are the market snapshot'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from ..snapshot import Collector, is_num, records, unique
+from ..snapshot import Collector, check_periods, is_num, records, unique
 
 DIRECTIONS = ("up", "down")
 PRIMACY = ("lexicographic", "weighted")
@@ -59,24 +58,7 @@ def _text(p: dict[str, Any]) -> str:
 
 
 def _periods(c: Collector, doc: dict) -> list[str]:
-    periods = doc.get("periods")
-    if not isinstance(periods, list) or not all(isinstance(p, str) for p in periods):
-        c.add("periods", None, "periods", "must be a list of ISO-8601 UTC timestamps")
-        return []
-    prev = None
-    for i, p in enumerate(periods):
-        try:
-            ts = datetime.fromisoformat(p.replace("Z", "+00:00"))
-        except ValueError:
-            c.add(f"periods[{i}]", None, "periods", f"not an ISO-8601 timestamp: {p!r}")
-            continue
-        if ts.tzinfo is None:
-            c.add(f"periods[{i}]", None, "periods", "timestamp must carry a UTC offset")
-            continue
-        if prev is not None and ts <= prev:
-            c.add(f"periods[{i}]", None, "periods", "periods must be strictly increasing")
-        prev = ts
-    return list(periods)
+    return check_periods(c, doc, root="")
 
 
 def _optional_int(c: Collector, obj: dict, key: str, path: str, id_: Any) -> int | None:
