@@ -62,21 +62,9 @@ def _reset_peak(pid: int | str = "self") -> int:
 
 
 def _prepare_postgres(url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    from pgfresh import fresh_schema
 
-    u = make_url(url)
-    admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        if not c.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"),
-                         {"d": u.database}).scalar():
-            c.execute(text(f'CREATE DATABASE "{u.database}"'))
-    admin.dispose()
-    eng = create_engine(u)
-    with eng.begin() as c:
-        c.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        c.execute(text("CREATE SCHEMA public"))
-    eng.dispose()
+    fresh_schema(url)
 
 
 def _setup(n_meters: int) -> tuple[Any, str, list[str], np.ndarray]:

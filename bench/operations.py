@@ -46,23 +46,14 @@ def _prepare_database() -> str:
     if not url:
         os.environ["FLEX_VAR_DIR"] = tempfile.mkdtemp(prefix="flex-bench-ops-")
         return "sqlite (embedded)"
-    from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     from flexplatform.config import get_settings
 
     u = make_url(get_settings().resolved_database_url)
-    admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        if not c.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"),
-                         {"d": u.database}).scalar():
-            c.execute(text(f'CREATE DATABASE "{u.database}"'))
-    admin.dispose()
-    eng = create_engine(u)
-    with eng.begin() as c:
-        c.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        c.execute(text("CREATE SCHEMA public"))
-    eng.dispose()
+    from pgfresh import fresh_schema
+
+    fresh_schema(str(u.render_as_string(hide_password=False)))
     return f"postgres ({u.database})"
 
 
