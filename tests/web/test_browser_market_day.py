@@ -6,8 +6,9 @@ the MO accepts the terms, creates a market with a need and opens it; the FSP fin
 need among its opportunities and bids; the gate passes and the admin runs the clearing
 from its home page; the MO sees the cleared schedule with its chart and the rationale; the
 FSP sees its award; the MO calls for utilisation and the FSP accepts the dispatch
-instruction on its Instructions page. Every page visited passes the accessibility basics and is saved as a
-screenshot (tests/web/conftest.py: SCREENSHOTS).
+instruction on its Instructions page; the regulator opens the day's carbon report with its
+charts. Every page visited passes the accessibility basics and is saved as a screenshot
+(tests/web/conftest.py: SCREENSHOTS).
 """
 
 from __future__ import annotations
@@ -152,7 +153,8 @@ def test_market_day(contexts, live, app):
     public.get_by_role("link", name="Feeder 12 evening peak").click()
     assert public.locator("figure.chart svg[role=img]").count() == 1
     look(public, "09-public-need")
-    regulator = browser_sign_in(contexts(), live.party("regulator", "Ofgem").key, "/regulator")
+    reg_key = live.party("regulator", "Ofgem").key
+    regulator = browser_sign_in(contexts(), reg_key, "/regulator")
     regulator.get_by_role("link", name="Verify the audit trail").click()
     regulator.get_by_text("The chain is intact").wait_for()
     look(regulator, "10-regulator-audit")
@@ -214,5 +216,20 @@ def test_market_day(contexts, live, app):
     assert fsp.locator("tbody .badge-accepted").count() >= 1
     look(fsp, "16-fsp-instruction-accepted")
 
-    # Later stages continue the walk here as their pages land: the regulator opens the
-    # carbon report (reporting).
+    # The regulator asks for the day's carbon report (by the API; the report is built by
+    # its task) and opens it: charts of the contracted and dispatched MWh by GB region.
+    r = httpx.post(f"{live.url}/api/v1/reports/carbon",
+                   headers={"Authorization": f"Bearer {reg_key}"},
+                   json={"start": start.isoformat(),
+                         "end": (start + dt.timedelta(hours=1)).isoformat()})
+    assert r.status_code == 202, r.text
+    regulator.goto("/regulator/transparency")
+    charts = regulator.locator("figure.chart svg[role=img]")
+    for _ in range(60):
+        if charts.count():
+            break
+        time.sleep(0.5)
+        regulator.reload()
+    assert charts.count() == 2, regulator.content()[:2000]
+    assert "MWh" in charts.first.locator("title").text_content()
+    look(regulator, "17-regulator-carbon-report")
