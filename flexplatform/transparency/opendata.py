@@ -105,8 +105,9 @@ def _needs(session: Session, start: dt.datetime, end: dt.datetime) -> list[dict[
 
 def _prices(session: Session, start: dt.datetime, end: dt.datetime, full: bool
             ) -> list[dict[str, Any]]:
-    """A clearing price set by fewer FSPs than the threshold is one FSP's bid price: the
-    public gets it null (``suppressed``), the volumes stay."""
+    """A need-period won by fewer FSPs than the threshold: its clearing price is one FSP's
+    bid price and its awarded (so its unmet) MW that FSP's volume, so the public gets them
+    null (``suppressed``), as the awards dataset does; the required MW is the MO's, public."""
     pairs = facts.needs_in(session, start, end)
     need = {n.id: n for n, _ in pairs}
     winners: dict[tuple[str, dt.datetime], set[Any]] = defaultdict(set)
@@ -118,10 +119,11 @@ def _prices(session: Session, start: dt.datetime, end: dt.datetime, full: bool
         if start <= o.period_start < end:
             n = need[o.need_id]
             k = len(winners[(str(n.id), o.period_start)])
-            hide = not full and o.clearing_price is not None and k < min_fsps
+            hide = not full and 0 < k < min_fsps
             out.append({"need_id": str(n.id), "product": n.product_code, "zone": n.zone_code,
                         _T: o.period_start.isoformat(), "required_mw": o.required_mw,
-                        "awarded_mw": o.awarded_mw, "unmet_mw": o.unmet_mw, "fsps": k,
+                        "awarded_mw": None if hide else o.awarded_mw,
+                        "unmet_mw": None if hide else o.unmet_mw, "fsps": k,
                         "clearing_price": None if hide else o.clearing_price,
                         "suppressed": hide})
     return out

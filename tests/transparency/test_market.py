@@ -67,7 +67,7 @@ def test_regulator_sees_everything(client, market, db):
     assert liq["single_provider_zones"] == ["CMZ_SOUTH"]
     assert liq["single_provider_zone_fsps"] == {"CMZ_SOUTH": str(market.fsps[3].id)}
     assert len(liq["per_need"]) == 3
-    assert rep["offered"] and rep["operations"]["available"] in (True, False)
+    assert rep["offered"] and rep["operations"]["available"] is True  # the stage is installed
 
 
 def test_zone_with_enough_fsps_is_published(client, market, min_fsps):
@@ -93,11 +93,15 @@ def test_open_data_pages_and_full_rows(client, market):
     assert prices["total"] == 6
     assert {p["clearing_price"] for p in prices["items"]} == {200.0, None}
     south = [p for p in prices["items"] if p["need_id"] == str(market.needs["south"].id)]
-    assert all(p["suppressed"] and p["fsps"] == 1 and p["awarded_mw"] == 2.5 for p in south)
+    # One FSP won the south: its price and its volume (awarded, so unmet) are withheld.
+    assert all(p["suppressed"] and p["fsps"] == 1 and p["awarded_mw"] is None
+               and p["unmet_mw"] is None and p["required_mw"] == 3.0 for p in south)
     full = client.get(f"/api/v1/open-data/prices/full?{Q}", headers=market.regulator.h).json()
     assert {p["clearing_price"] for p in full["items"]
             if p["need_id"] == str(market.needs["south"].id)} == {200.0}
-    assert client.get(f"/api/v1/open-data/dispatch?{Q}").json()["total"] >= 0
+    assert {p["awarded_mw"] for p in full["items"]
+            if p["need_id"] == str(market.needs["south"].id)} == {2.5}
+    assert client.get(f"/api/v1/open-data/dispatch?{Q}").json()["total"] == 0  # no call here
     full = client.get(f"/api/v1/open-data/awards/full?{Q}", headers=market.regulator.h).json()
     assert full["total"] == 10 and {"fsp_id", "asset_id", "contract_id"} <= set(full["items"][0])
     assert client.get("/api/v1/open-data/nope").status_code == 404
