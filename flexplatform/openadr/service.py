@@ -283,6 +283,7 @@ def apply_opt(session: Session, ven_id: str, event_id: str, opt_type: str,
     instruction = session.get(Instruction, ev.instruction_id)
     ven = session.get(VenRegistration, ven_id)
     assert instruction is not None and ven is not None
+    applied = False
     if instruction.fsp_id != ven.fsp_id:
         outcome = "ignored: the instruction is not this VEN's FSP's"
     else:
@@ -293,11 +294,15 @@ def apply_opt(session: Session, ven_id: str, event_id: str, opt_type: str,
                     session, instruction.id, opt_type == "optIn",
                     None if opt_type == "optIn" else f"VEN {ven_id} opted out (OpenADR)",
                     principal, now)
-            outcome = acked.status
+            outcome, applied = acked.status, True
         except DomainError as e:  # already answered, or after the deadline
             outcome = f"not applied: {e}"
-    ev.status = "opted_in" if opt_type == "optIn" else "opted_out"
-    ev.opt_type, ev.outcome, ev.responded_at = opt_type, outcome[:200], now
+    # The event's state follows the instruction: a refused answer (a late opt, an opt-out
+    # after an accepted opt-in) is recorded as the outcome and changes nothing else.
+    if applied:
+        ev.status = "opted_in" if opt_type == "optIn" else "opted_out"
+        ev.opt_type = opt_type
+    ev.outcome, ev.responded_at = outcome[:200], now
     return outcome
 
 

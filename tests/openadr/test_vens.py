@@ -138,6 +138,11 @@ def test_instructions_become_events_and_opts_acknowledge(db, world):
     # changing its mind after answering: the operations rule (once) holds
     assert service.apply_opt(db, ven_id, a, "optOut").startswith("not applied")
     assert db.get(Instruction, w.instructions[0]).status == "accepted"
+    from flexplatform.openadr.models import OpenadrEvent
+
+    ev = db.get(OpenadrEvent, a)  # the event still says what the instruction says
+    assert (ev.status, ev.opt_type) == ("opted_in", "optIn")
+    assert ev.outcome.startswith("not applied")
 
 
 def test_a_late_answer_is_not_applied_and_withdrawn_events_are_found(db, world):
