@@ -23,6 +23,7 @@ from flexplatform.competition import rules as rules_svc
 from flexplatform.competition.models import Contract
 from flexplatform.db import utcnow
 from flexplatform.errors import NotFound
+from flexplatform.governance.models import Product
 from flexplatform.notifications import notify
 from flexplatform.operations.models import (
     LIVE_INSTRUCTION,
@@ -220,13 +221,15 @@ def scan(session: Session, now: dt.datetime | None = None, hours: int = 48) -> i
         assets = sorted({k[0] for k in multi})
         declared = latest(session, assets, None, lo, hi)
         _, rs = rules_svc.in_force(session, now)
+        # Primacy by each product's operator (DSO, ESO, supplier), as requests rank it.
+        kind = dict(session.execute(select(Product.code, Product.operator_kind)).all())
         for (aid, d, t), cs in multi.items():
             got = declared.get((aid, d, t))
             total = sum(c.mw for c in cs)
             if got is None or got[1] + EPS >= total:
                 continue
-            first = min(cs, key=lambda c: (rules_svc.priority_for(rs, c.product_code, "dso"),
-                                           c.product_code))
+            first = min(cs, key=lambda c: (rules_svc.priority_for(
+                rs, c.product_code, kind.get(c.product_code, "dso")), c.product_code))
             if record(session, "declared_below_contracted", "scan", period_start=t,
                       period_end=t + HALF_HOUR, parties=[c.mo_id for c in cs] + [cs[0].fsp_id],
                       asset_id=aid, detail={"direction": d, "declared_mw": got[1],

@@ -340,8 +340,15 @@ def store(session: Session, run_id: uuid.UUID, result: dict[str, Any],
             u = ids[s] = uuid.UUID(s)
         return u
 
+    # A request cancelled while the run solved (no instruction existed yet, so the cancel
+    # was allowed) gets none now: its calls would ask an FSP to deliver for nothing.
+    cancelled = {str(i) for i in session.scalars(select(UtilisationRequest.id).where(
+        UtilisationRequest.id.in_([uuid.UUID(r["id"]) for r in snap["requests"]]),
+        UtilisationRequest.status == "cancelled"))}
     rows = []
     for x in result.get("instructions", []):
+        if x["request"] in cancelled:
+            continue
         k = x["period"]
         t = axis[k]
         c = cons[x["contract"]]
@@ -383,13 +390,14 @@ def _request_states(session: Session, run: DispatchRun, snap: dict[str, Any],
     rel = {a["id"]: a["reliability"] for a in snap["assets"]}
     for x in rows:
         covered[(x["request_id"], x["period_start"])] += x["mw"] * rel[str(x["asset_id"])]
+    with_cover = {rid for (rid, _), v in covered.items() if v > EPS}
     for doc in snap["requests"]:
         r = reqs[uuid.UUID(doc["id"])]
         if r.status == "cancelled":
             continue
         need = sum(doc["mw"])
         left = short.get(doc["id"], 0.0)
-        had_cover = any(v > EPS for (rid, _), v in covered.items() if rid == r.id)
+        had_cover = r.id in with_cover
         if left <= EPS * max(1.0, need):
             r.status = "dispatched"
         elif left >= need - EPS and not had_cover:
@@ -458,8 +466,12 @@ def list_runs(session: Session, limit: int, offset: int) -> tuple[list[DispatchR
     from sqlalchemy import func
 
     total = session.scalar(select(func.count()).select_from(DispatchRun)) or 0
-    rows = session.scalars(select(DispatchRun).order_by(DispatchRun.created_at.desc())
-                           .limit(limit).offset(offset)).all()
+    from sqlalchemy.orm import defer
+
+    # The listing shows headers: the frozen documents (megabytes each) stay unread.
+    rows = session.scalars(select(DispatchRun).options(
+        defer(DispatchRun.snapshot), defer(DispatchRun.result), defer(DispatchRun.contract_map))
+        .order_by(DispatchRun.created_at.desc()).limit(limit).offset(offset)).all()
     return list(rows), total
 
 

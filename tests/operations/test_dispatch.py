@@ -236,3 +236,28 @@ def test_opposite_directions_in_one_zone_resolved_by_primacy(client, db, ops, qu
     db.commit()
     for who, n in (("mo1", 1), ("mo2", 1), ("fsp1", 0), ("reg", 1)):
         assert client.get(f"{API}/conflicts", headers=ops[who].h).json()["total"] == n
+
+
+def test_a_request_cancelled_while_its_run_solves_gets_no_instruction(client, db, ops, queued):
+    """Between prepare and store no instruction exists, so the cancel is allowed; the
+    stored run must then issue nothing for that request."""
+    from sqlalchemy import func, select
+
+    from flexplatform.operations import runs
+    from flexplatform.operations.models import Instruction
+    from tests.operations.conftest import solver
+
+    a = call(client, ops).json()
+    rid = next(kw["run_id"] for name, kw in queued if name == runs.RUN_TASK)
+    queued.clear()
+    snap = runs.prepare(db, uuid.UUID(rid))
+    db.commit()
+    assert snap is not None and [r["id"] for r in snap["requests"]] == [a["id"]]
+    result = solver()(snap)
+    assert result["instructions"]  # the engine would call assets for it
+    r = client.post(f"{API}/utilisation-requests/{a['id']}/cancel", headers=ops["mo1"].h)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    runs.store(db, uuid.UUID(rid), result, snap)
+    db.commit()
+    assert db.scalar(select(func.count()).select_from(Instruction).where(
+        Instruction.request_id == uuid.UUID(a["id"]))) == 0
