@@ -85,6 +85,14 @@ def raise_dispute(session: Session, sid: uuid.UUID, data: Any, who: Principal) -
     if data.amount_claimed == 0:
         raise InvalidInput("nothing claimed", errors=[
             field_error(["body", "amount_claimed"], "must not be zero")])
+    # One open dispute per line: a second would be a second award on the same money.
+    open_one = session.scalar(select(Dispute.id).where(
+        Dispute.statement_id == s.id, Dispute.line_no == data.line_no,
+        Dispute.status.in_(OPEN)))
+    if open_one is not None:
+        raise Conflict(f"line {data.line_no} already has an open dispute ({open_one})",
+                       errors=[field_error(["body", "line_no"], "has an open dispute",
+                                           type="dispute_open")])
     days = settle_inputs.settings_for(session, s.market_id).response_days
     d = Dispute(statement_id=s.id, line_no=data.line_no, fsp_id=s.fsp_id, mo_id=s.mo_id,
                 reason=data.reason, amount_claimed=data.amount_claimed,

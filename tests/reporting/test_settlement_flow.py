@@ -166,6 +166,8 @@ def _dispute(c, h, w, st):
     assert r.status_code == 201, r.text
     d = r.json()
     assert c.get(f"{API}/statements/{st['id']}", headers=h["fsp"]).json()["status"] == "disputed"
+    again = c.post(f"{API}/statements/{st['id']}/disputes", headers=h["fsp"], json=body)
+    assert again.status_code == 409 and again.json()["errors"][0]["field"] == "body.line_no"
     for who in ("fsp2", "mo2"):
         assert c.get(f"{API}/disputes/{d['id']}", headers=h[who]).status_code == 404
     assert c.get(f"{API}/disputes/{d['id']}", headers=h["reg"]).status_code == 200
