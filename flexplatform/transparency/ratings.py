@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from flexplatform.auth import Principal
 from flexplatform.competition.access import mo_visible_assets
-from flexplatform.competition.models import Bid, Contract, Market
+from flexplatform.competition.models import SUPERSEDED, Bid, Contract, Market
 from flexplatform.db import utcnow
 from flexplatform.errors import NotFound
 from flexplatform.identity import Role
@@ -139,7 +139,8 @@ def refresh(session: Session, now: dt.datetime | None = None, days: int = WINDOW
     contracts = session.scalars(select(Contract).where(Contract.period_start >= start,
                                                        Contract.period_start < end)).all()
     asset_of = {c.id: c.asset_id for c in contracts}
-    avail = _availability(session, contracts)
+    # Availability is owed on live contracts only (a transferred period is the taker's).
+    avail = _availability(session, [c for c in contracts if c.status not in SUPERSEDED])
     deliv = _delivery(session, start, end, asset_of)
     resp = _response(session, start, end)
     disputes = _disputes(session, start)
