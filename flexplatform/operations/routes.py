@@ -120,7 +120,15 @@ def cancel_request(request_id: uuid.UUID, session: SessionDep, who: MoTrading):
             summary="Dispatch runs (headers and hashes; any authenticated participant)")
 def list_runs(session: SessionDep, who: Authenticated, limit: Limit = 100, offset: Offset = 0):
     rows, total = dispatch_runs.list_runs(session, limit, offset)
-    return page(RunOut, rows, total, limit, offset)
+    items = [_header(session, r, who) for r in rows]
+    return Page[RunOut](items=items, total=total, limit=limit, offset=offset)
+
+
+def _header(session, run, who) -> RunOut:
+    """A run's header as the caller may see it (exclusions: see visible_exclusions)."""
+    head = RunOut.model_validate(run)
+    return head.model_copy(update={"excluded_asset_ids": dispatch_runs.visible_exclusions(
+        session, who, head.excluded_asset_ids)})
 
 
 @router.get("/dispatch-runs/{run_id}", response_model=RunDetail, tags=TAG,
@@ -128,7 +136,7 @@ def list_runs(session: SessionDep, who: Authenticated, limit: Limit = 100, offse
                     "each MO or FSP its own part")
 def get_run(run_id: uuid.UUID, session: SessionDep, who: Authenticated):
     run = dispatch_runs.get_run(session, run_id)
-    head = RunOut.model_validate(run).model_dump()
+    head = _header(session, run, who).model_dump()
     if who.is_("regulator", "admin"):
         return RunDetail(**head, scope="full", snapshot=run.snapshot, result=run.result)
     part = own_part(run, who)

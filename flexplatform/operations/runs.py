@@ -426,6 +426,19 @@ def _notify(session: Session, run: DispatchRun, rows: list[dict[str, Any]],
             dedupe_key=f"dispatch.done:{run.id}:{mo}")
 
 
+def visible_exclusions(session: Session, who: Any, excluded: list[Any]) -> list[Any]:
+    """Of a run's excluded assets (those whose FSP rejected or let an instruction lapse),
+    what ``who`` may see: all for oversight, an FSP its own, an MO none (another FSP's
+    refusals are that FSP's business)."""
+    if who.is_("regulator", "admin"):
+        return list(excluded)
+    if not who.is_("fsp") or not excluded:
+        return []
+    mine = {str(a) for a in session.scalars(select(Asset.id).where(
+        Asset.fsp_id == who.id, Asset.id.in_([uuid.UUID(str(x)) for x in excluded])))}
+    return [x for x in excluded if str(x) in mine]
+
+
 def own_part(run: DispatchRun, who: Any) -> dict[str, Any] | None:
     """What of a run's snapshot and result one party may see; None if nothing is theirs."""
     snap, res = run.snapshot or {}, run.result or {}

@@ -119,6 +119,12 @@ def test_reject_redispatches_without_that_asset(client, db, ops, queued):
     assert live and str(ops["assets"][0]) not in {i["asset_id"] for i in live}
     assert abs(sum(i["mw"] for i in live) - 2.0) < 1e-6
     assert d["status"] == "dispatched"
+    # The re-dispatch left fsp1's asset out: fsp1 sees that, the other FSP and the MO do not.
+    def excluded(who):
+        return client.get(f"{API}/dispatch-runs", headers=who.h).json()["items"][0][
+            "excluded_asset_ids"]
+    assert excluded(fsp1) == excluded(ops["reg"]) == [str(ops["assets"][0])]
+    assert excluded(ops["fsp2"]) == [] and excluded(ops["mo1"]) == []
     r = client.post(f"{API}/instructions/{ins[0]['id']}/ack", headers=fsp1.h,
                     json={"decision": "accept"})
     assert r.status_code == 409
