@@ -1,7 +1,7 @@
 """Monitoring, ratings and opportunity-alert tasks (the heavy reads run here, not in requests).
 
-Each is idempotent: a monitoring run is guarded by its status and lease, flags by their
-fingerprint, ratings are recomputed in place, and alerts are notifications with a dedupe
+Each is idempotent: a monitoring run is one transaction under its row lock and guarded
+by its status, flags by their fingerprint, ratings are recomputed in place, and alerts are notifications with a dedupe
 key, so a redelivered message repeats nothing.
 """
 
@@ -33,9 +33,14 @@ def scan() -> dict:
                                          days=get_settings().monitoring_window_days))
         rid = str(run.id)
         pruned = monitoring.prune_auth_failures(s)
+        lost = [str(r) for r in monitoring.lost_runs(s)]
+    from flexplatform.queue import enqueue
+
+    for r in lost:
+        enqueue(monitoring.RUN_TASK, run_id=r)
     with unit_of_work() as s:
         n = len(ratings.refresh(s))
-    return {"run": rid, "ratings": n, "auth_failures_pruned": pruned}
+    return {"run": rid, "ratings": n, "auth_failures_pruned": pruned, "requeued": lost}
 
 
 @shared_task(name="flex.monitoring.run", acks_late=True)
@@ -61,7 +66,6 @@ def run(run_id: str) -> dict:
             r = s.get(MonitoringRun, rid)
             if r is not None and r.status != "done":
                 r.status, r.error, r.finished_at = "failed", repr(e)[:2000], utcnow()
-                r.lease_expires_at = None
         raise
 
 

@@ -177,20 +177,29 @@ def request_run(session: Session, *, trigger: str, window: Window,
 
 def execute(session: Session, run_id: uuid.UUID) -> MonitoringRun | None:
     """Evaluate a queued run in the caller's transaction; a done run is left alone (a
-    redelivered task repeats nothing)."""
-    from flexplatform import runs
+    redelivered task repeats nothing).
 
+    No lease: the run is one transaction under its row lock (a second delivery waits, then
+    finds it done; a killed worker rolls back whole and the message is redelivered), so
+    there is no in-between state another worker could see."""
     run = session.get(MonitoringRun, run_id, with_for_update=True)
-    if run is None or run.status in ("done", "failed") or runs.held(run):
+    if run is None or run.status in ("done", "failed"):
         return run
-    runs.take(run)
+    run.attempts += 1
     flags = evaluate(session, Window(run.window_start, run.window_end), run.rules or None,
                      run_id=run.id)
     run.flags_raised = len(flags)
     run.status = "done"
     run.finished_at = utcnow()
-    runs.release(session, run)
     return run
+
+
+def lost_runs(session: Session, older_than: dt.timedelta = dt.timedelta(minutes=10)
+              ) -> list[uuid.UUID]:
+    """Runs still queued long after they were requested: their message was lost (a broker
+    restart); the scan queues them again (running one twice repeats nothing)."""
+    return list(session.scalars(select(MonitoringRun.id).where(
+        MonitoringRun.status == "queued", MonitoringRun.created_at < utcnow() - older_than)))
 
 
 def get_run(session: Session, run_id: uuid.UUID) -> MonitoringRun:

@@ -19,7 +19,7 @@ from flexplatform.db import Base, utcnow
 
 
 class MonitoringRun(Base):
-    """One pass of every rule over a window; leased like clearing rounds (flexplatform.runs)."""
+    """One pass of every rule over a window: one transaction under its row lock (monitoring.execute)."""
 
     __tablename__ = "monitoring_runs"
 
@@ -34,7 +34,6 @@ class MonitoringRun(Base):
     flags_raised: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(String(2000), default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -70,3 +70,24 @@ def test_scheduled_scan_is_on_the_beat():
     from flexplatform.scheduler import schedule
 
     assert schedule()["market-monitoring"][0] == "flex.monitoring.scan"
+
+
+def test_a_run_whose_message_was_lost_is_found_by_the_scan(db, make_party):
+    """A run still queued long after it was asked for is queued again by the beat scan."""
+    import datetime as dt
+
+    from flexplatform.db import utcnow
+    from flexplatform.transparency import monitoring
+    from flexplatform.transparency.monitoring_models import MonitoringRun
+
+    w = monitoring.default_window(days=1)
+    old = MonitoringRun(trigger="scheduled", window_start=w.start, window_end=w.end, rules=[],
+                        created_at=utcnow() - dt.timedelta(hours=1))
+    new = MonitoringRun(trigger="scheduled", window_start=w.start, window_end=w.end, rules=[])
+    done = MonitoringRun(trigger="scheduled", window_start=w.start, window_end=w.end, rules=[],
+                         status="done", created_at=utcnow() - dt.timedelta(hours=1))
+    db.add_all([old, new, done])
+    db.flush()
+    assert monitoring.lost_runs(db) == [old.id]
+    assert monitoring.execute(db, old.id).status == "done"
+    assert monitoring.lost_runs(db) == []

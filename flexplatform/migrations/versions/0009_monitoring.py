@@ -1,4 +1,4 @@
-"""monitoring: flags with evidence, their leased runs, failed authentications (hashed key
+"""monitoring: flags with evidence, their runs, failed authentications (hashed key
 prefix only) and performance ratings per asset and FSP
 
 Revision ID: 0009
@@ -61,7 +61,6 @@ def upgrade() -> None:
     sa.Column('flags_raised', sa.Integer(), nullable=False),
     sa.Column('error', sa.String(length=2000), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('lease_expires_at', flexplatform.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', flexplatform.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('started_at', flexplatform.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('finished_at', flexplatform.db.UTCDateTime(timezone=True), nullable=True),
