@@ -227,15 +227,10 @@ def repeated_non_delivery(session: Session, w: Window, th: Thresholds) -> list[F
     asset with at least ``min_nondelivery_periods`` such periods that are also at least
     ``nondelivery_share`` of its verified periods.
     """
-    Verification = stage_model("reporting", "Verification")
-    if Verification is None:
-        return []
-    latest: dict[tuple[Any, dt.datetime], Any] = {}
-    for v in session.scalars(select(Verification).where(
-            Verification.period_start >= w.start, Verification.period_start < w.end)):
-        k = (v.instruction_id, v.period_start)
-        if k not in latest or v.version > latest[k].version:
-            latest[k] = v
+    from flexplatform.reporting.service import verifications_between
+
+    latest = {(v.instruction_id, v.period_start): v
+              for v in verifications_between(session, w.start, w.end)}
     cids = {v.contract_id for v in latest.values()}
     asset_of = dict(session.execute(select(Contract.id, Contract.asset_id).where(
         Contract.id.in_(cids))).all()) if cids else {}

@@ -65,14 +65,10 @@ def _availability(session: Session, contracts: Sequence[Contract]) -> dict[uuid.
 
 def _delivery(session: Session, start: dt.datetime, end: dt.datetime,
               asset_of: dict[int, uuid.UUID]) -> dict[uuid.UUID, tuple[float, int]]:
-    V = stage_model("reporting", "Verification")
-    if V is None:
-        return {}
-    latest: dict[tuple[Any, dt.datetime], Any] = {}
-    for v in session.scalars(select(V).where(V.period_start >= start, V.period_start < end)):
-        k = (v.instruction_id, v.period_start)
-        if k not in latest or v.version > latest[k].version:
-            latest[k] = v
+    from flexplatform.reporting.service import verifications_between
+
+    latest = {(v.instruction_id, v.period_start): v
+              for v in verifications_between(session, start, end)}
     num: dict[uuid.UUID, float] = defaultdict(float)
     den: dict[uuid.UUID, float] = defaultdict(float)
     n: dict[uuid.UUID, int] = defaultdict(int)
