@@ -37,7 +37,6 @@ from flexplatform.reporting.settlement_schemas import (
     StatementDetail,
     StatementOut,
     VerificationOut,
-    VerificationPage,
 )
 from settlement.invoices import CSV_COLUMNS
 
@@ -227,17 +226,19 @@ def decide(dispute_id: uuid.UUID, body: Decision, session: SessionDep, who: Admi
     return disputes.decide(session, dispute_id, body, who)
 
 
-@router.get("/verifications", response_model=VerificationPage,
+@router.get("/verifications", response_model=Page[VerificationOut],
             summary="Verified instruction-periods in a range, latest versions unless "
                     "all_versions (FSP and MO their own; regulator, admin all)")
 def list_verifications(session: SessionDep, who: Authenticated, start: AwareDatetime,
                        end: AwareDatetime, all_versions: bool = False,
-                       limit: Annotated[int, Query(ge=1, le=10_000)] = 1000):
+                       limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+                       offset: Offset = 0):
     if end <= start or (end - start).days > 62:
         raise InvalidInput("bad range", errors=[
             field_error(["query", "end"], "must be after start and at most 62 days later")])
     fsp = who.id if who.is_("fsp") else None
     mo = who.id if who.is_("mo") else None
-    rows = verification.verifications_between(session, start, end, fsp_id=fsp, mo_id=mo,
-                                              latest=not all_versions)
-    return VerificationPage(items=[VerificationOut.model_validate(v) for v in rows[:limit]])
+    rows, total = verification.page(session, start, end, fsp_id=fsp, mo_id=mo,
+                                    latest=not all_versions, limit=limit, offset=offset)
+    return Page[VerificationOut](items=[VerificationOut.model_validate(v) for v in rows],
+                                 total=total, limit=limit, offset=offset)

@@ -9,7 +9,7 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from flexplatform.registration.schemas import Input, Output
 
@@ -180,6 +180,3 @@ class VerificationOut(Output):
     status: str
     created_at: dt.datetime
 
-
-class VerificationPage(BaseModel):
-    items: list[VerificationOut]

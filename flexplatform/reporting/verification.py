@@ -177,22 +177,41 @@ def submission_scope(session: Session, submission_id: int) -> tuple[dt.datetime,
     return sub.first_period, end, sorted(mpans)
 
 
+def verifications_query(start: dt.datetime, end: dt.datetime, *,
+                        fsp_id: uuid.UUID | None = None, mo_id: uuid.UUID | None = None,
+                        latest: bool = True) -> Any:
+    """Verifications of periods in [start, end) as one query (the latest version of each
+    instruction-period unless ``latest`` is False), in a stable order, so callers page and
+    count in the database rather than in Python."""
+    cond = [Verification.period_start >= start, Verification.period_start < end]
+    if fsp_id is not None:
+        cond.append(Verification.fsp_id == fsp_id)
+    if mo_id is not None:
+        cond.append(Verification.mo_id == mo_id)
+    q = select(Verification).where(*cond)
+    if latest:
+        newest = (select(Verification.instruction_id, Verification.period_start,
+                         func.max(Verification.version).label("v")).where(*cond)
+                  .group_by(Verification.instruction_id, Verification.period_start).subquery())
+        q = q.join(newest, (Verification.instruction_id == newest.c.instruction_id)
+                   & (Verification.period_start == newest.c.period_start)
+                   & (Verification.version == newest.c.v))
+    return q.order_by(Verification.instruction_id, Verification.period_start,
+                      Verification.version)
+
+
+def page(session: Session, start: dt.datetime, end: dt.datetime, *, limit: int, offset: int,
+         **filters: Any) -> tuple[list[Verification], int]:
+    """One page of :func:`verifications_query` and the total it pages through."""
+    q = verifications_query(start, end, **filters)
+    total = session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
+    return list(session.scalars(q.limit(limit).offset(offset))), total
+
+
 def verifications_between(session: Session, start: dt.datetime, end: dt.datetime, *,
                           fsp_id: uuid.UUID | None = None, mo_id: uuid.UUID | None = None,
                           latest: bool = True) -> list[Verification]:
     """Verifications of periods in [start, end), the latest version of each unless
     ``latest`` is False (then every version)."""
-    q = select(Verification).where(Verification.period_start >= start,
-                                   Verification.period_start < end)
-    if fsp_id is not None:
-        q = q.where(Verification.fsp_id == fsp_id)
-    if mo_id is not None:
-        q = q.where(Verification.mo_id == mo_id)
-    rows = session.scalars(q.order_by(Verification.instruction_id, Verification.period_start,
-                                      Verification.version)).all()
-    if not latest:
-        return list(rows)
-    keep: dict[tuple[str, dt.datetime], Verification] = {}
-    for v in rows:
-        keep[(v.instruction_id, v.period_start)] = v
-    return list(keep.values())
+    return list(session.scalars(verifications_query(start, end, fsp_id=fsp_id, mo_id=mo_id,
+                                                    latest=latest)))

@@ -110,6 +110,13 @@ def test_settlement_end_to_end(live, tmp_path):  # noqa: F811
     corrected = latest[EVENT.isoformat().replace("+00:00", "Z")]
     assert corrected["version"] == 2 and corrected["delivered_kwh"] == 300.0
     assert corrected["reading_versions"]["reading_version"] == 2
+    # Paged in the database: the latest versions in order, a total, an offset.
+    q = {"start": EVENT.isoformat(), "end": (EVENT + 8 * HH).isoformat(), "limit": 1}
+    pages = [c.get(f"{API}/verifications", headers=h["fsp"], params=q | {"offset": k}).json()
+             for k in range(3)]
+    assert [p["total"] for p in pages] == [2, 2, 2] and [len(p["items"]) for p in pages] == \
+        [1, 1, 0]
+    assert {p["items"][0]["period_start"] for p in pages[:2]} == set(latest)
 
     # re-run while still draft: version 2, the first run kept
     r = c.post(f"{API}/settlement-runs", headers=h["admin"],
